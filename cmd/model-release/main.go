@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/model-release/model-release/internal/exitcode"
@@ -44,7 +45,27 @@ func realMain(ctx context.Context, args []string, stdout, stderr io.Writer, look
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	return root.ExecuteContext(ctx)
+	return classifyCobraError(root.ExecuteContext(ctx))
+}
+
+// cobraUsagePrefixes start the messages of cobra's own argument and flag
+// checks, which cobra does not type; they are usage errors (exit 2).
+var cobraUsagePrefixes = []string{
+	"unknown command", "accepts ", "requires at least", "requires at most",
+	"required flag(s)", "invalid argument", "unknown flag", "unknown shorthand flag",
+	"flag needs an argument", "if any flags in the group",
+}
+
+func classifyCobraError(err error) error {
+	if err == nil || exitcode.For(err) != exitcode.Error {
+		return err
+	}
+	for _, p := range cobraUsagePrefixes {
+		if strings.HasPrefix(err.Error(), p) {
+			return exitcode.AsUsage(err)
+		}
+	}
+	return err
 }
 
 func newLogger(w io.Writer, lookupEnv func(string) (string, bool)) *slog.Logger {
