@@ -30,6 +30,14 @@ Exit codes: 0 ok, 1 error, 2 usage error, 3 gate failed.`,
 	})
 	root.AddCommand(
 		newVersionCmd(a),
+		newRunCmd(a),
+		newActionCmd(a),
+		newServeCmd(a),
+		newDataCmd(a),
+		newPushCmd(a),
+		newReleaseCmd(a), newCommentCmd(a), newStatusCmd(a),
+		newTrainCmd(a), newEvaluateCmd(a), newPredictCmd(a),
+		newGateCmd(a), newReportCmd(a),
 		// Subcommands are added here, one constructor each.
 	)
 	return root

@@ -85,6 +85,16 @@ type Config struct {
 	Base     string `opt:"base" help:"base image for the model image"`
 	Format   string `opt:"format" help:"image (runnable server) or modelpack (CNCF ModelPack artifact)"`
 	Channels string `opt:"channels" help:"comma-separated promotion channels; the first gets every release, the last is production"`
+	// RegistryUsername/Password log in explicitly; without them ghcr.io uses
+	// the GitHub token and other registries the Docker config.
+	RegistryUsername string `opt:"registry-username" help:"registry login name (default: the GitHub token for ghcr.io, else ~/.docker/config.json)"`
+	RegistryPassword string `opt:"registry-password" secret:"true" help:"registry password or token (use MODEL_RELEASE_REGISTRY_PASSWORD)"`
+
+	// Serving (model-release serve).
+	Addr         string `opt:"addr" help:"address the prediction server listens on, host:port"`
+	MaxBodyBytes int64  `opt:"max-body-bytes" help:"largest accepted request body in bytes (larger: 413)"`
+	MaxImages    int    `opt:"max-images" help:"most images in one JSON prediction batch (more: 413)"`
+	ServeWorkers int    `opt:"serve-workers" help:"requests decoded and predicted at once (0: one per CPU)"`
 }
 
 // Default returns the configuration used when nothing else is said.
@@ -121,6 +131,9 @@ func Default() Config {
 		Registry:        "ghcr.io",
 		Format:          "image",
 		Channels:        "candidate,staging,stable",
+		Addr:            ":8080",
+		MaxBodyBytes:    8 << 20,
+		MaxImages:       64,
 	}
 }
 
@@ -214,6 +227,18 @@ func (c *Config) Validate() error {
 				bad("channels", fmt.Sprintf("%q", ch), "a lowercase channel name (letters, digits, . _ -)")
 			}
 		}
+	}
+	if c.Addr == "" || !strings.Contains(c.Addr, ":") {
+		bad("addr", fmt.Sprintf("%q", c.Addr), "a host:port address such as :8080 or 127.0.0.1:8080")
+	}
+	if c.MaxBodyBytes < 1024 || c.MaxBodyBytes > 1<<30 {
+		bad("max-body-bytes", c.MaxBodyBytes, "a byte count from 1024 to 1073741824")
+	}
+	if c.MaxImages < 1 || c.MaxImages > 4096 {
+		bad("max-images", c.MaxImages, "a whole number from 1 to 4096")
+	}
+	if c.ServeWorkers < 0 || c.ServeWorkers > 1024 {
+		bad("serve-workers", c.ServeWorkers, "a whole number from 0 to 1024")
 	}
 	return errors.Join(errs...)
 }

@@ -1,0 +1,121 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/model-release/model-release/internal/config"
+	"github.com/model-release/model-release/internal/event"
+	"github.com/model-release/model-release/internal/exitcode"
+	"github.com/model-release/model-release/internal/pipeline"
+)
+
+func newRunCmd(a *app) *cobra.Command {
+	var fl config.Flags
+	var eventFile, eventName string
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Run the whole pipeline from a laptop: train, gate, version, release, push, report",
+		Long: `run does what the action does, outside GitHub Actions. With --event it
+reads an event payload (a fixture from testdata/events or a real one) and
+picks the mode from it; without, it runs the release flow.
+
+With no token (MODEL_RELEASE_GITHUB_TOKEN or GITHUB_TOKEN) it is a dry run
+that prints the plan: version and tag, release notes and assets, image and
+digest, comment and status. On the embedded sample with default epochs it
+trains for one epoch, so a fresh clone works offline.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := a.loadConfig(&fl)
+			if err != nil {
+				return err
+			}
+			if cfg.GitHubToken == "" {
+				if v, ok := a.lookupEnv("GITHUB_TOKEN"); ok && v != "" {
+					cfg.GitHubToken = v
+				}
+			}
+			if cfg.GitHubToken == "" && !cfg.DryRun {
+				cfg.DryRun = true
+				a.log.Warn("no GitHub token (MODEL_RELEASE_GITHUB_TOKEN or GITHUB_TOKEN): this is a dry run that changes nothing")
+			}
+			if cfg.Data == "" && cfg.Epochs == config.Default().Epochs && !cmd.Flags().Changed("epochs") {
+				cfg.Epochs = 1
+				a.log.Info("embedded sample: training for 1 epoch (set --epochs for more)")
+			}
+			ev := &event.Event{Name: event.Local}
+			if eventFile != "" {
+				b, err := os.ReadFile(eventFile)
+				if err != nil {
+					return exitcode.AsUsage(fmt.Errorf("--event: %w", err))
+				}
+				if eventName == "" {
+					eventName = event.Guess(b)
+				}
+				if ev, err = event.Parse(eventName, eventFile, b, "", ""); err != nil {
+					return exitcode.AsUsage(fmt.Errorf("--event: %w", err))
+				}
+			}
+			return a.runPipeline(cmd.Context(), cfg, ev, pipelineIO{outputs: stdoutOutputs{a}})
+		},
+	}
+	fl.Bind(cmd.Flags(), optionNames()...)
+	cmd.Flags().StringVar(&eventFile, "event", "", "event payload file (as GITHUB_EVENT_PATH), e.g. testdata/events/push_main.json")
+	cmd.Flags().StringVar(&eventName, "event-name", "", "event name (as GITHUB_EVENT_NAME); guessed from the payload when empty")
+	return cmd
+}
+
+func optionNames() []string {
+	var names []string
+	for _, o := range config.Options() {
+		names = append(names, o.Name)
+	}
+	return names
+}
+
+// pipelineIO is how a front end sees the run: log groups, job summary,
+// outputs. Nil members are skipped.
+type pipelineIO struct {
+	observer pipeline.Observer
+	summary  pipeline.SummaryWriter
+	outputs  pipeline.OutputSetter
+}
+
+// runPipeline selects the mode, builds the stages and runs them. The only
+// dry-run decision in the program is here: swap the implementations.
+func (a *app) runPipeline(ctx context.Context, cfg config.Config, ev *event.Event, io pipelineIO) error {
+	sel, err := pipeline.Select(cfg, ev)
+	if err != nil {
+		return exitcode.AsUsage(err)
+	}
+	deps, err := a.pipelineDeps(cfg)
+	if err != nil {
+		return err
+	}
+	deps.Summary, deps.Outputs = io.summary, io.outputs
+	if sel.Command != "" {
+		return pipeline.Dispatch(ctx, sel, deps, cfg)
+	}
+	if cfg.DryRun {
+		deps = deps.Dry(a.stdout)
+		fmt.Fprintf(a.stdout, "Dry run (%s, mode %s): nothing will be published.\n", sel.Reason, sel.Mode)
+	}
+	a.log.Info("model-release", "mode", sel.Mode, "why", sel.Reason, "dry_run", cfg.DryRun)
+	p := pipeline.Build(sel, deps)
+	p.Observer = io.observer
+	return p.Run(ctx, &pipeline.State{Config: cfg, Event: ev, Mode: sel.Mode})
+}
+
+// stdoutOutputs prints outputs as name=value lines: the result of a local run.
+type stdoutOutputs struct{ a *app }
+
+func (o stdoutOutputs) SetOutput(name, value string) error {
+	if value == "" {
+		return nil
+	}
+	_, err := fmt.Fprintf(o.a.stdout, "%s=%s\n", name, value)
+	return err
+}

@@ -1,0 +1,366 @@
+package kernels
+
+import "fmt"
+
+// ConvParams describes a 2-D convolution in NCHW layout: input (N,C,H,W),
+// weights (O,C,KH,KW), output (N,O,OutH,OutW), the same stride and zero
+// padding on both axes.
+type ConvParams struct {
+	N, C, H, W int
+	O, KH, KW  int
+	Stride     int
+	Pad        int
+}
+
+// OutH is the output height.
+func (p ConvParams) OutH() int { return (p.H+2*p.Pad-p.KH)/p.Stride + 1 }
+
+// OutW is the output width.
+func (p ConvParams) OutW() int { return (p.W+2*p.Pad-p.KW)/p.Stride + 1 }
+
+// Validate checks the sizes make a convolution with at least one output pixel.
+func (p ConvParams) Validate() error {
+	switch {
+	case p.N <= 0 || p.C <= 0 || p.H <= 0 || p.W <= 0:
+		return fmt.Errorf("conv: input shape (%d,%d,%d,%d) must be positive", p.N, p.C, p.H, p.W)
+	case p.O <= 0 || p.KH <= 0 || p.KW <= 0:
+		return fmt.Errorf("conv: weight shape (%d,%d,%d,%d) must be positive", p.O, p.C, p.KH, p.KW)
+	case p.Stride <= 0:
+		return fmt.Errorf("conv: stride %d must be at least 1", p.Stride)
+	case p.Pad < 0:
+		return fmt.Errorf("conv: padding %d must not be negative", p.Pad)
+	case p.H+2*p.Pad < p.KH || p.W+2*p.Pad < p.KW:
+		return fmt.Errorf("conv: %dx%d kernel does not fit a %dx%d input padded by %d", p.KH, p.KW, p.H, p.W, p.Pad)
+	}
+	return nil
+}
+
+// Sizes in elements of each tensor.
+func (p ConvParams) inSize() int  { return p.C * p.H * p.W }
+func (p ConvParams) colK() int    { return p.C * p.KH * p.KW }
+func (p ConvParams) outP() int    { return p.OutH() * p.OutW() }
+func (p ConvParams) outSize() int { return p.O * p.outP() }
+
+// direct reports whether the input already is its own im2col matrix
+// (1x1 kernel, stride 1, no padding), so the copy is skipped.
+func (p ConvParams) direct() bool {
+	return p.KH == 1 && p.KW == 1 && p.Stride == 1 && p.Pad == 0
+}
+
+func checkLen(name string, got, want int) error {
+	if got != want {
+		return fmt.Errorf("conv: %s has %d elements, want %d", name, got, want)
+	}
+	return nil
+}
+
+// ConvForward computes y = conv(x, w) + b (b may be nil), and clamps at zero
+// when relu is set. y is overwritten.
+func ConvForward(p ConvParams, x, w, b, y []float32, relu bool, ws *Workspace) error {
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	if err := firstErr(
+		checkLen("input", len(x), p.N*p.inSize()),
+		checkLen("weights", len(w), p.O*p.colK()),
+		checkLen("output", len(y), p.N*p.outSize()),
+	); err != nil {
+		return err
+	}
+	if b != nil {
+		if err := checkLen("bias", len(b), p.O); err != nil {
+			return err
+		}
+	}
+	K, P := p.colK(), p.outP()
+	nw := workers(p.N)
+	var slabs [][]float32
+	if !p.direct() {
+		slabs = ws.slabs(nw, K*P)
+		defer ws.mu.Unlock()
+	}
+	sgemm := gemm()
+	parallelFor(p.N, func(wk, lo, hi int) {
+		for n := lo; n < hi; n++ {
+			xn := x[n*p.inSize() : (n+1)*p.inSize()]
+			col := xn
+			if !p.direct() {
+				col = slabs[wk]
+				im2col(p, xn, col)
+			}
+			yn := y[n*p.outSize() : (n+1)*p.outSize()]
+			var beta float32
+			if b != nil {
+				for o := 0; o < p.O; o++ {
+					fill(yn[o*P:(o+1)*P], b[o])
+				}
+				beta = 1
+			}
+			sgemm(false, false, p.O, P, K, 1, w, K, col, P, beta, yn, P)
+			if relu {
+				for i, v := range yn {
+					if v < 0 {
+						yn[i] = 0
+					}
+				}
+			}
+		}
+	})
+	return nil
+}
+
+// ConvBackwardData computes dx, the gradient of the input, from the weights
+// and the output gradient dy. dx is overwritten.
+func ConvBackwardData(p ConvParams, w, dy, dx []float32, ws *Workspace) error {
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	if err := firstErr(
+		checkLen("weights", len(w), p.O*p.colK()),
+		checkLen("output gradient", len(dy), p.N*p.outSize()),
+		checkLen("input gradient", len(dx), p.N*p.inSize()),
+	); err != nil {
+		return err
+	}
+	K, P := p.colK(), p.outP()
+	nw := workers(p.N)
+	var slabs [][]float32
+	if !p.direct() {
+		slabs = ws.slabs(nw, K*P)
+		defer ws.mu.Unlock()
+	}
+	sgemm := gemm()
+	parallelFor(p.N, func(wk, lo, hi int) {
+		for n := lo; n < hi; n++ {
+			dxn := dx[n*p.inSize() : (n+1)*p.inSize()]
+			dyn := dy[n*p.outSize() : (n+1)*p.outSize()]
+			if p.direct() {
+				sgemm(true, false, K, P, p.O, 1, w, K, dyn, P, 0, dxn, P)
+				continue
+			}
+			dcol := slabs[wk]
+			sgemm(true, false, K, P, p.O, 1, w, K, dyn, P, 0, dcol, P)
+			col2im(p, dcol, dxn)
+		}
+	})
+	return nil
+}
+
+// ConvBackwardFilter computes dw, the gradient of the weights, from the input
+// x and the output gradient dy, and the bias gradient db when db is not nil.
+// dw and db are overwritten.
+func ConvBackwardFilter(p ConvParams, x, dy, dw, db []float32, ws *Workspace) error {
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	if err := firstErr(
+		checkLen("input", len(x), p.N*p.inSize()),
+		checkLen("output gradient", len(dy), p.N*p.outSize()),
+		checkLen("weight gradient", len(dw), p.O*p.colK()),
+	); err != nil {
+		return err
+	}
+	if db != nil {
+		if err := checkLen("bias gradient", len(db), p.O); err != nil {
+			return err
+		}
+	}
+	K, P := p.colK(), p.outP()
+	nw := workers(p.N)
+	colSize := K * P
+	if p.direct() {
+		colSize = 0
+	}
+	// Each worker: [im2col buffer | private dw | private db]; worker 0
+	// accumulates straight into dw and db.
+	slabs := ws.slabs(nw, colSize+p.O*K+p.O)
+	defer ws.mu.Unlock()
+	sgemm := gemm()
+	parallelFor(p.N, func(wk, lo, hi int) {
+		s := slabs[wk]
+		accW, accB := s[colSize:colSize+p.O*K], s[colSize+p.O*K:]
+		if wk == 0 {
+			accW = dw
+			if db != nil {
+				accB = db
+			}
+		}
+		clear(accW)
+		clear(accB)
+		for n := lo; n < hi; n++ {
+			xn := x[n*p.inSize() : (n+1)*p.inSize()]
+			dyn := dy[n*p.outSize() : (n+1)*p.outSize()]
+			col := xn
+			if !p.direct() {
+				col = s[:colSize]
+				im2col(p, xn, col)
+			}
+			sgemm(false, true, p.O, K, P, 1, dyn, P, col, P, 1, accW, K)
+			if db != nil {
+				for o := 0; o < p.O; o++ {
+					accB[o] += sum(dyn[o*P : (o+1)*P])
+				}
+			}
+		}
+	})
+	for wk := 1; wk < nw; wk++ {
+		s := slabs[wk]
+		addTo(dw, s[colSize:colSize+p.O*K])
+		if db != nil {
+			addTo(db, s[colSize+p.O*K:])
+		}
+	}
+	return nil
+}
+
+// BiasGrad sums dy (N,O,P) over N and P into db (O), overwriting db.
+func BiasGrad(n, o, plane int, dy, db []float32) error {
+	if err := firstErr(
+		checkLen("output gradient", len(dy), n*o*plane),
+		checkLen("bias gradient", len(db), o),
+	); err != nil {
+		return err
+	}
+	parallelFor(o, func(_, lo, hi int) {
+		for c := lo; c < hi; c++ {
+			var acc float32
+			for i := 0; i < n; i++ {
+				off := (i*o + c) * plane
+				acc += sum(dy[off : off+plane])
+			}
+			db[c] = acc
+		}
+	})
+	return nil
+}
+
+// validRange returns the output columns [lo, hi) whose input column
+// ow*stride+d falls inside [0, size).
+func validRange(d, size, stride, out int) (lo, hi int) {
+	if d < 0 {
+		lo = (-d + stride - 1) / stride
+	}
+	if size-1-d >= 0 {
+		hi = (size-1-d)/stride + 1
+	}
+	hi = min(hi, out)
+	lo = min(lo, hi)
+	return lo, hi
+}
+
+// im2col writes one image x (C,H,W) as col (C*KH*KW, OutH*OutW): row
+// (c*KH+kh)*KW+kw holds the input pixel under that kernel tap for every
+// output position, zero where it falls in the padding.
+func im2col(p ConvParams, x, col []float32) {
+	oh, ow, s := p.OutH(), p.OutW(), p.Stride
+	P := oh * ow
+	r := 0
+	for c := 0; c < p.C; c++ {
+		plane := x[c*p.H*p.W : (c+1)*p.H*p.W]
+		for kh := 0; kh < p.KH; kh++ {
+			for kw := 0; kw < p.KW; kw++ {
+				row := col[r*P : (r+1)*P]
+				r++
+				d := kw - p.Pad
+				lo, hi := validRange(d, p.W, s, ow)
+				for y := 0; y < oh; y++ {
+					dst := row[y*ow : (y+1)*ow]
+					ih := y*s - p.Pad + kh
+					if ih < 0 || ih >= p.H {
+						clear(dst)
+						continue
+					}
+					src := plane[ih*p.W : (ih+1)*p.W]
+					clear(dst[:lo])
+					clear(dst[hi:])
+					if s == 1 {
+						copy(dst[lo:hi], src[lo+d:hi+d])
+						continue
+					}
+					iw := lo*s + d
+					for xo := lo; xo < hi; xo++ {
+						dst[xo] = src[iw]
+						iw += s
+					}
+				}
+			}
+		}
+	}
+}
+
+// col2im is the adjoint of im2col: it overwrites x (C,H,W) with the sum of
+// every col entry that im2col would have copied from each pixel.
+func col2im(p ConvParams, col, x []float32) {
+	clear(x)
+	oh, ow, s := p.OutH(), p.OutW(), p.Stride
+	P := oh * ow
+	r := 0
+	for c := 0; c < p.C; c++ {
+		plane := x[c*p.H*p.W : (c+1)*p.H*p.W]
+		for kh := 0; kh < p.KH; kh++ {
+			for kw := 0; kw < p.KW; kw++ {
+				row := col[r*P : (r+1)*P]
+				r++
+				d := kw - p.Pad
+				lo, hi := validRange(d, p.W, s, ow)
+				for y := 0; y < oh; y++ {
+					ih := y*s - p.Pad + kh
+					if ih < 0 || ih >= p.H {
+						continue
+					}
+					src := row[y*ow : (y+1)*ow]
+					dst := plane[ih*p.W : (ih+1)*p.W]
+					if s == 1 {
+						addTo(dst[lo+d:hi+d], src[lo:hi])
+						continue
+					}
+					iw := lo*s + d
+					for xo := lo; xo < hi; xo++ {
+						dst[iw] += src[xo]
+						iw += s
+					}
+				}
+			}
+		}
+	}
+}
+
+func fill(s []float32, v float32) {
+	for i := range s {
+		s[i] = v
+	}
+}
+
+// addTo adds src into dst element-wise (len(src) <= len(dst)).
+func addTo(dst, src []float32) {
+	dst = dst[:len(src)]
+	for i, v := range src {
+		dst[i] += v
+	}
+}
+
+// sum adds s in float32 with four accumulators (less rounding drift and
+// a shorter dependency chain than one).
+func sum(s []float32) float32 {
+	var a0, a1, a2, a3 float32
+	i := 0
+	for ; i+4 <= len(s); i += 4 {
+		a0 += s[i]
+		a1 += s[i+1]
+		a2 += s[i+2]
+		a3 += s[i+3]
+	}
+	for ; i < len(s); i++ {
+		a0 += s[i]
+	}
+	return (a0 + a1) + (a2 + a3)
+}
+
+func firstErr(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}

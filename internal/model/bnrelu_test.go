@@ -1,0 +1,85 @@
+package model
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// The fused op must match gorgonia's BatchNorm + scale/shift + Rectify
+// (correct in float32 per GORGONIA.md) in output, all three gradients and
+// the running statistics.
+func TestBNReLUMatchesGorgonia(t *testing.T) {
+	const n, c, h, w = 3, 4, 5, 5
+	r := rand.New(rand.NewPCG(3, 4))
+	randn := func(k int, scale, shift float64) []float32 {
+		out := make([]float32, k)
+		for i := range out {
+			out[i] = float32(r.NormFloat64()*scale + shift)
+		}
+		return out
+	}
+	x0 := randn(n*c*h*w, 2, 0.5)
+	gamma0, beta0 := randn(c, 0.3, 1), randn(c, 0.3, 0)
+	weights := randn(n*c*h*w, 1, 0) // loss = sum(weights * y)
+
+	type result struct{ y, dx, dg, db []float32 }
+	run := func(fused bool) (result, []float32, []float32) {
+		g := G.NewGraph()
+		cp := func(v []float32) []float32 { return append([]float32(nil), v...) }
+		x := G.NewTensor(g, G.Float32, 4, G.WithShape(n, c, h, w), G.WithName("x"), G.WithValue(tensor.New(tensor.WithShape(n, c, h, w), tensor.WithBacking(cp(x0)))))
+		gm := G.NewTensor(g, G.Float32, 4, G.WithShape(1, c, 1, 1), G.WithName("g"), G.WithValue(tensor.New(tensor.WithShape(1, c, 1, 1), tensor.WithBacking(cp(gamma0)))))
+		bt := G.NewTensor(g, G.Float32, 4, G.WithShape(1, c, 1, 1), G.WithName("b"), G.WithValue(tensor.New(tensor.WithShape(1, c, 1, 1), tensor.WithBacking(cp(beta0)))))
+		wt := G.NewTensor(g, G.Float32, 4, G.WithShape(n, c, h, w), G.WithName("w"), G.WithValue(tensor.New(tensor.WithShape(n, c, h, w), tensor.WithBacking(cp(weights)))))
+		runMean, runVar := make([]float32, c), []float32{1, 1, 1, 1}
+		var y *G.Node
+		var op *G.BatchNormOp
+		var err error
+		if fused {
+			y, err = bnReLU(x, gm, bt, runMean, runVar)
+		} else {
+			if y, _, _, op, err = G.BatchNorm(x, gm, bt, bnMomentum, bnEpsilon); err == nil {
+				y, err = G.Rectify(y)
+			}
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		loss := G.Must(G.Sum(G.Must(G.HadamardProd(y, wt))))
+		grads, err := G.Grad(loss, x, gm, bt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		vm := G.NewTapeMachine(g)
+		defer vm.Close()
+		if err := vm.RunAll(); err != nil {
+			t.Fatal(err)
+		}
+		get := func(nd *G.Node) []float32 { return cp(nd.Value().Data().([]float32)) }
+		res := result{get(y), get(grads[0]), get(grads[1]), get(grads[2])}
+		if !fused {
+			m, v := op.Stats()
+			runMean, runVar = cp(m.Data().([]float32)), cp(v.Data().([]float32))
+		}
+		return res, runMean, runVar
+	}
+	want, wm, wv := run(false)
+	got, gmean, gvar := run(true)
+	cmp := func(name string, a, b []float32, tol float64) {
+		t.Helper()
+		for i := range a {
+			if d := math.Abs(float64(a[i] - b[i])); d > tol*(1+math.Abs(float64(b[i]))) {
+				t.Fatalf("%s[%d] = %v, gorgonia gives %v", name, i, a[i], b[i])
+			}
+		}
+	}
+	cmp("y", got.y, want.y, 1e-5)
+	cmp("dx", got.dx, want.dx, 1e-4)
+	cmp("dgamma", got.dg, want.dg, 1e-4)
+	cmp("dbeta", got.db, want.db, 1e-4)
+	cmp("running mean", gmean, wm, 1e-5)
+	cmp("running var", gvar, wv, 1e-5)
+}

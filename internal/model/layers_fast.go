@@ -1,0 +1,19 @@
+package model
+
+import (
+	G "gorgonia.org/gorgonia"
+
+	"github.com/model-release/model-release/internal/model/ops"
+)
+
+func init() { fastLayers = fastOps{} }
+
+// fastOps are the custom ops of internal/model/ops: plain Go plus OpenBLAS
+// SGEMM, NCHW without gorgonia's transposes.
+type fastOps struct{}
+
+func (fastOps) Conv2d(x, w, b *G.Node, pad int) (*G.Node, error) { return ops.Conv2d(x, w, b, 1, pad) }
+func (fastOps) Conv2dReLU(x, w, b *G.Node, pad int) (*G.Node, error) {
+	return ops.Conv2dReLU(x, w, b, 1, pad)
+}
+func (fastOps) MaxPool2d(x *G.Node, size int) (*G.Node, error) { return ops.MaxPool2d(x, size) }

@@ -1,0 +1,393 @@
+package pipeline
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/model-release/model-release/internal/config"
+	"github.com/model-release/model-release/internal/event"
+	"github.com/model-release/model-release/internal/exitcode"
+	"github.com/model-release/model-release/internal/metrics"
+)
+
+// --- fakes, each recording what it was asked ---
+
+type fakeData struct{}
+
+func (fakeData) Digest() string { return "sha256:data" }
+
+type fakeLoader struct{ err error }
+
+func (f fakeLoader) Load(context.Context, string) (Dataset, error) { return fakeData{}, f.err }
+
+type fakeTrainer struct{ epochs int }
+
+func (f *fakeTrainer) Train(_ context.Context, _ Dataset, cfg config.Config, dir string, onEpoch func(metrics.Epoch)) error {
+	for i := 1; i <= cfg.Epochs; i++ {
+		onEpoch(metrics.Epoch{Epoch: i, TrainLoss: 1.0 / float64(i)})
+		f.epochs++
+	}
+	for _, n := range []string{"model.safetensors", "model.json"} {
+		if err := os.WriteFile(filepath.Join(dir, n), []byte("x"), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+type fakeEval struct{ acc float64 }
+
+func (f fakeEval) Evaluate(context.Context, string, Dataset) (*metrics.Metrics, error) {
+	return &metrics.Metrics{Samples: 100, Accuracy: f.acc, Top3Accuracy: f.acc, Classes: []string{"a"}}, nil
+}
+
+type floorGate struct{ min float64 }
+
+func (g floorGate) Check(m, _ *metrics.Metrics) (Decision, error) {
+	if m.Accuracy < g.min {
+		return Decision{Passed: false, Reasons: []string{"accuracy below floor"}}, nil
+	}
+	return Decision{Passed: true}, nil
+}
+
+type fixedVersion string
+
+func (v fixedVersion) Next(context.Context, VersionInput) (string, error) { return string(v), nil }
+
+type fakeTags map[string]string
+
+func (t fakeTags) TagCommit(_ context.Context, tag string) (string, bool, error) {
+	sha, ok := t[tag]
+	return sha, ok, nil
+}
+
+type recorder struct {
+	calls    []string
+	releases []ReleaseRequest
+	pushes   []PushRequest
+	comments []string
+	statuses []StatusRequest
+	outputs  map[string]string
+	summary  string
+}
+
+func (r *recorder) Release(_ context.Context, q ReleaseRequest) (string, error) {
+	r.calls = append(r.calls, "release")
+	r.releases = append(r.releases, q)
+	return "https://github.com/octo/cifar/releases/tag/" + q.Tag, nil
+}
+func (r *recorder) Push(_ context.Context, q PushRequest) (string, string, error) {
+	r.calls = append(r.calls, "push")
+	r.pushes = append(r.pushes, q)
+	return q.Repo + ":" + q.Tags[0], "sha256:abc", nil
+}
+func (r *recorder) Digest(context.Context, PushRequest) (string, error) { return "sha256:planned", nil }
+func (r *recorder) Verify(context.Context, string, string) error {
+	r.calls = append(r.calls, "verify")
+	return nil
+}
+func (r *recorder) Comment(_ context.Context, pr int, body string) (string, error) {
+	r.calls = append(r.calls, "comment")
+	r.comments = append(r.comments, body)
+	return "https://github.com/octo/cifar/pull/7#issuecomment-1", nil
+}
+func (r *recorder) Status(_ context.Context, q StatusRequest) error {
+	r.calls = append(r.calls, "status")
+	r.statuses = append(r.statuses, q)
+	return nil
+}
+func (r *recorder) WriteSummary(md string) error { r.summary += md; return nil }
+func (r *recorder) SetOutput(n, v string) error {
+	if r.outputs == nil {
+		r.outputs = map[string]string{}
+	}
+	r.outputs[n] = v
+	return nil
+}
+
+func deps(rec *recorder, acc float64) Deps {
+	return Deps{
+		Data: fakeLoader{}, Trainer: &fakeTrainer{}, Evaluator: fakeEval{acc: acc}, Gate: floorGate{min: 0.5},
+		Versioner: fixedVersion("1.3.0"), Tags: fakeTags{}, Releaser: rec, Pusher: rec, Verifier: rec,
+		Commenter: rec, Statuses: rec, Summary: rec, Outputs: rec,
+	}
+}
+
+func loadEvent(t *testing.T, name, file string) *event.Event {
+	t.Helper()
+	ev, err := event.Load(name, filepath.Join("..", "..", "testdata", "events", file), "ffffffffffffffffffffffffffffffffffffffff", "refs/heads/main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ev
+}
+
+func newState(t *testing.T, ev *event.Event, sel Selection) *State {
+	cfg := config.Default()
+	cfg.WorkDir = t.TempDir()
+	cfg.Epochs = 2
+	return &State{Config: cfg, Event: ev, Mode: sel.Mode}
+}
+
+func run(t *testing.T, ev *event.Event, d Deps) (*State, error) {
+	t.Helper()
+	sel, err := Select(config.Default(), ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := newState(t, ev, sel)
+	return st, Build(sel, d).Run(context.Background(), st)
+}
+
+func TestSelectModePerEvent(t *testing.T) {
+	cases := []struct {
+		name, file string
+		want       Mode
+	}{
+		{event.PullRequest, "pull_request_opened.json", ModePR},
+		{event.PullRequest, "pull_request_synchronize_fork.json", ModePR},
+		{event.Push, "push_main.json", ModeRelease},
+		{event.Push, "push_tag.json", ModeTag},
+		{event.WorkflowDispatch, "workflow_dispatch.json", ModeRelease},
+	}
+	for _, c := range cases {
+		sel, err := Select(config.Default(), loadEvent(t, c.name, c.file))
+		if err != nil || sel.Mode != c.want {
+			t.Errorf("%s: got %+v, %v; want mode %s", c.file, sel, err, c.want)
+		}
+	}
+	feature := &event.Event{Name: event.Push, Ref: "refs/heads/feature", DefaultBranch: "main"}
+	if sel, _ := Select(config.Default(), feature); sel.Mode != ModeCheck {
+		t.Errorf("push to a feature branch: mode %s, want check", sel.Mode)
+	}
+	cfg := config.Default()
+	cfg.Command = "promote"
+	if sel, _ := Select(cfg, loadEvent(t, event.Push, "push_main.json")); sel.Command != "promote" {
+		t.Errorf("command promote overrides the event: got %+v", sel)
+	}
+	cfg.Command = "train"
+	if sel, _ := Select(cfg, loadEvent(t, event.Push, "push_main.json")); sel.Mode != ModeCheck {
+		t.Errorf("command train on a push to main: got %+v, want check", sel)
+	}
+}
+
+func TestStageOrderPerMode(t *testing.T) {
+	base := []string{"preflight", "load data", "train", "evaluate", "gate"}
+	fin := []string{"report", "job summary", "comment", "status", "outputs"}
+	cat := func(parts ...[]string) []string {
+		var out []string
+		for _, p := range parts {
+			out = append(out, p...)
+		}
+		return out
+	}
+	want := map[Mode][]string{
+		ModeRelease: cat(base, []string{"version", "release", "push", "verify"}, fin),
+		ModeTag:     cat(base, []string{"version", "release", "push", "verify"}, fin),
+		ModePR:      cat(base, []string{"push", "verify"}, fin),
+		ModeCheck:   cat(base, fin),
+	}
+	for m, w := range want {
+		if got := Build(Selection{Mode: m}, Deps{}).Names(); !reflect.DeepEqual(got, w) {
+			t.Errorf("mode %s stages:\n got %v\nwant %v", m, got, w)
+		}
+	}
+}
+
+func TestReleaseOnPushToMain(t *testing.T) {
+	rec := &recorder{}
+	st, err := run(t, loadEvent(t, event.Push, "push_main.json"), deps(rec, 0.8))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"release", "push", "verify", "status"}; !reflect.DeepEqual(rec.calls, want) {
+		t.Errorf("calls %v, want %v", rec.calls, want)
+	}
+	r := rec.releases[0]
+	if r.Tag != "v1.3.0" || r.SHA != "3333333333333333333333333333333333333333" || len(r.Assets) != 3 {
+		t.Errorf("release request %+v", r)
+	}
+	p := rec.pushes[0]
+	if p.Repo != "ghcr.io/octo/cifar" || !reflect.DeepEqual(p.Tags, []string{"1.3.0", "latest"}) || p.Labels["org.opencontainers.image.version"] != "1.3.0" {
+		t.Errorf("push request %+v", p)
+	}
+	if rec.outputs["passed"] != "true" || rec.outputs["tag"] != "v1.3.0" || rec.outputs["accuracy"] != "0.8000" || rec.outputs["digest"] != "sha256:abc" {
+		t.Errorf("outputs %v", rec.outputs)
+	}
+	if len(st.History) != 2 || !st.Verified {
+		t.Errorf("history %d epochs, verified %v", len(st.History), st.Verified)
+	}
+	if _, err := os.Stat(filepath.Join(st.ModelDir, metrics.FileName)); err != nil {
+		t.Errorf("metrics.json not written beside the model: %v", err)
+	}
+	if rec.statuses[0].State != "success" {
+		t.Errorf("status %+v", rec.statuses[0])
+	}
+}
+
+func TestFailedGateSkipsPublishingButReports(t *testing.T) {
+	rec := &recorder{}
+	st, err := run(t, loadEvent(t, event.Push, "push_main.json"), deps(rec, 0.2))
+	if exitcode.For(err) != exitcode.GateFailed {
+		t.Fatalf("exit code %d (%v), want %d", exitcode.For(err), err, exitcode.GateFailed)
+	}
+	if want := []string{"status"}; !reflect.DeepEqual(rec.calls, want) {
+		t.Errorf("calls %v, want only %v", rec.calls, want)
+	}
+	if rec.statuses[0].State != "failure" || !strings.Contains(rec.statuses[0].Description, "accuracy below floor") {
+		t.Errorf("status %+v", rec.statuses[0])
+	}
+	if rec.outputs["passed"] != "false" || rec.outputs["tag"] != "" {
+		t.Errorf("outputs %v", rec.outputs)
+	}
+	if !strings.Contains(rec.summary, "gate failed") || !strings.Contains(rec.summary, "accuracy below floor") {
+		t.Errorf("summary does not report the failed gate:\n%s", rec.summary)
+	}
+	if st.FailedStage != "gate" {
+		t.Errorf("failed stage %q", st.FailedStage)
+	}
+}
+
+func TestFinallyRunsAfterError(t *testing.T) {
+	rec := &recorder{}
+	d := deps(rec, 0.8)
+	d.Data = fakeLoader{err: errors.New("unreachable")}
+	_, err := run(t, loadEvent(t, event.PullRequest, "pull_request_opened.json"), d)
+	if err == nil || !strings.Contains(err.Error(), "load data") || exitcode.For(err) != exitcode.Error {
+		t.Fatalf("err %v", err)
+	}
+	if want := []string{"comment", "status"}; !reflect.DeepEqual(rec.calls, want) {
+		t.Errorf("calls %v, want %v", rec.calls, want)
+	}
+	if rec.statuses[0].State != "error" || !strings.HasPrefix(rec.comments[0], Marker) {
+		t.Errorf("status %+v, comment %q", rec.statuses[0], rec.comments[0])
+	}
+}
+
+func TestPullRequestFlows(t *testing.T) {
+	rec := &recorder{}
+	st, err := run(t, loadEvent(t, event.PullRequest, "pull_request_opened.json"), deps(rec, 0.8))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"push", "verify", "comment", "status"}; !reflect.DeepEqual(rec.calls, want) {
+		t.Errorf("calls %v, want %v", rec.calls, want)
+	}
+	if rec.pushes[0].Tags[0] != "pr-7" || rec.statuses[0].SHA != "1111111111111111111111111111111111111111" || st.CommentURL == "" {
+		t.Errorf("push %+v status %+v", rec.pushes[0], rec.statuses[0])
+	}
+
+	// From a fork the token is read-only: nothing is written, all is said
+	// in the summary.
+	rec = &recorder{}
+	st, err = run(t, loadEvent(t, event.PullRequest, "pull_request_synchronize_fork.json"), deps(rec, 0.8))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.calls) != 0 {
+		t.Errorf("fork PR wrote: %v", rec.calls)
+	}
+	if !strings.Contains(rec.summary, "stranger/cifar") || len(st.Skipped) < 3 {
+		t.Errorf("summary does not explain the skipped stages: %v\n%s", st.Skipped, rec.summary)
+	}
+}
+
+func TestTagTakenByAnotherCommitFailsPreflight(t *testing.T) {
+	rec := &recorder{}
+	d := deps(rec, 0.8)
+	d.Tags = fakeTags{"v2.0.0": "9999999999999999999999999999999999999999"}
+	tr := &fakeTrainer{}
+	d.Trainer = tr
+	_, err := run(t, loadEvent(t, event.Push, "push_tag.json"), d)
+	if err == nil || !strings.Contains(err.Error(), "preflight") || !strings.Contains(err.Error(), "v2.0.0 already points at commit 999999999999") {
+		t.Fatalf("err %v", err)
+	}
+	if tr.epochs != 0 {
+		t.Errorf("trained %d epochs before failing preflight", tr.epochs)
+	}
+
+	// The same tag on the same commit is a re-run and goes through.
+	rec = &recorder{}
+	d = deps(rec, 0.8)
+	d.Tags = fakeTags{"v2.0.0": "4444444444444444444444444444444444444444"}
+	st, err := run(t, loadEvent(t, event.Push, "push_tag.json"), d)
+	if err != nil || st.Version != "2.0.0" || rec.releases[0].Tag != "v2.0.0" {
+		t.Fatalf("re-run of tag: %v, %+v", err, st)
+	}
+}
+
+func TestDryRunPrintsThePlanAndWritesNothing(t *testing.T) {
+	rec := &recorder{}
+	var plan bytes.Buffer
+	d := deps(rec, 0.8).Dry(&plan)
+	st, err := run(t, loadEvent(t, event.Push, "push_main.json"), d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.calls) != 0 {
+		t.Errorf("dry run called real implementations: %v", rec.calls)
+	}
+	for _, want := range []string{
+		"Would create release v1.3.0 (tag v1.3.0 at 3333333333333333333333333333333333333333",
+		"model.safetensors", "metrics.json", "Release notes:",
+		"Would push image ghcr.io/octo/cifar with tags 1.3.0, latest, digest sha256:planned",
+		"org.opencontainers.image.revision=3333333333333333333333333333333333333333",
+		"Would set status success on 333333333333",
+	} {
+		if !strings.Contains(plan.String(), want) {
+			t.Errorf("plan lacks %q:\n%s", want, plan.String())
+		}
+	}
+	if st.Digest != "" || st.ReleaseURL != "" {
+		t.Errorf("dry run reports a digest %q / release %q as if published", st.Digest, st.ReleaseURL)
+	}
+
+	plan.Reset()
+	rec = &recorder{}
+	if _, err := run(t, loadEvent(t, event.PullRequest, "pull_request_opened.json"), deps(rec, 0.8).Dry(&plan)); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(plan.String(), "Would create or update the model-release comment on pull request #7") {
+		t.Errorf("plan lacks the comment:\n%s", plan.String())
+	}
+}
+
+func TestReuseModelSkipsTraining(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "model.safetensors"), []byte("x"), 0o644)
+	rec := &recorder{}
+	d := deps(rec, 0.8)
+	tr := &fakeTrainer{}
+	d.Trainer = tr
+	sel := Selection{Mode: ModeCheck}
+	st := newState(t, &event.Event{Name: event.Local}, sel)
+	st.Config.Model = filepath.Join(dir, "model.safetensors")
+	if err := Build(sel, d).Run(context.Background(), st); err != nil {
+		t.Fatal(err)
+	}
+	if tr.epochs != 0 || st.ModelDir != dir || !skipped(st, "train") {
+		t.Errorf("epochs %d, model dir %q, skipped %v", tr.epochs, st.ModelDir, st.Skipped)
+	}
+}
+
+func skipped(st *State, stage string) bool {
+	for _, s := range st.Skipped {
+		if s.Stage == stage {
+			return true
+		}
+	}
+	return false
+}
+
+func TestDispatchUnavailableCommand(t *testing.T) {
+	err := Dispatch(context.Background(), Selection{Command: "rollback"}, Deps{}, config.Default())
+	if err == nil || !strings.Contains(err.Error(), `command "rollback" is not available in this build`) {
+		t.Errorf("err %v", err)
+	}
+}

@@ -1,0 +1,569 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/model-release/model-release/internal/config"
+	"github.com/model-release/model-release/internal/metrics"
+)
+
+// Build assembles the pipeline for a selected mode. Which stages exist
+// depends on the mode; what each does depends only on its dependencies.
+func Build(sel Selection, d Deps) *Pipeline {
+	log := d.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	publishes := sel.Mode == ModeRelease || sel.Mode == ModeTag || sel.Mode == ModePR
+	pre := &preflightStage{checks: d.Checks, tags: d.Tags}
+	if publishes {
+		pre.checks = append(append([]Check(nil), d.Checks...), d.WriteChecks...)
+	}
+	stages := []Piper{pre, &dataStage{loader: d.Data}}
+	stages = append(stages, &modelStage{trainer: d.Trainer, log: log})
+	stages = append(stages, &evaluateStage{evaluator: d.Evaluator}, &gateStage{gate: d.Gate, baselines: d.Baselines})
+	switch sel.Mode {
+	case ModeRelease, ModeTag:
+		stages = append(stages,
+			&versionStage{versioner: d.Versioner, tags: d.Tags},
+			&releaseStage{releaser: d.Releaser, renderer: d.Renderer},
+			&pushStage{pusher: d.Pusher},
+			&verifyStage{verifier: d.Verifier},
+		)
+	case ModePR:
+		stages = append(stages, &pushStage{pusher: d.Pusher}, &verifyStage{verifier: d.Verifier})
+	}
+	finally := []Piper{
+		&reportStage{renderer: d.Renderer},
+		&summaryStage{w: d.Summary},
+		&commentStage{commenter: d.Commenter},
+		&statusStage{poster: d.Statuses},
+		&outputsStage{out: d.Outputs},
+	}
+	return &Pipeline{Stages: stages, Finally: finally, Log: log}
+}
+
+// --- preflight ---
+
+type preflightStage struct {
+	checks []Check
+	tags   TagChecker
+}
+
+func (s *preflightStage) Name() string { return "preflight" }
+
+// Run fails in seconds what would otherwise fail after training: missing
+// permissions, an unreachable dataset, a pinned tag already used.
+func (s *preflightStage) Run(ctx context.Context, st *State) error {
+	var errs []error
+	for _, c := range s.checks {
+		if err := c.Check(ctx, st); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", c.Name(), err))
+		}
+	}
+	if st.Mode == ModeTag || (st.Mode == ModeRelease && st.Config.Version != "") {
+		v, tag, err := pinnedVersion(st)
+		if err != nil {
+			errs = append(errs, err)
+		} else if err := checkTagFree(ctx, s.tags, tag, st.SHA()); err != nil {
+			errs = append(errs, err)
+		} else {
+			st.Version, st.Tag = v, tag
+		}
+	}
+	if len(errs) == 0 && len(s.checks) == 0 && st.Tag == "" {
+		return Skip("nothing to check")
+	}
+	return errors.Join(errs...)
+}
+
+// pinnedVersion is the version fixed by a pushed tag or the version option.
+func pinnedVersion(st *State) (version, tag string, err error) {
+	prefix := st.Config.TagPrefix
+	if st.Mode == ModeTag && st.Event != nil {
+		tag = st.Event.Tag()
+		v, ok := strings.CutPrefix(tag, prefix)
+		if !ok || !semverLike(v) {
+			return "", "", fmt.Errorf("pushed tag %q is not tag-prefix %q followed by a semantic version such as 1.2.3", tag, prefix)
+		}
+		return v, tag, nil
+	}
+	v := strings.TrimPrefix(st.Config.Version, "v")
+	return v, prefix + v, nil
+}
+
+func semverLike(v string) bool {
+	core, _, _ := strings.Cut(v, "-")
+	core, _, _ = strings.Cut(core, "+")
+	parts := strings.Split(core, ".")
+	if len(parts) != 3 {
+		return false
+	}
+	for _, p := range parts {
+		if p == "" || strings.Trim(p, "0123456789") != "" {
+			return false
+		}
+	}
+	return true
+}
+
+// checkTagFree allows a tag that does not exist or already points at this
+// commit (a re-run), and refuses one taken by another commit.
+func checkTagFree(ctx context.Context, tags TagChecker, tag, sha string) error {
+	if tags == nil {
+		return nil
+	}
+	at, exists, err := tags.TagCommit(ctx, tag)
+	if err != nil {
+		return fmt.Errorf("looking up tag %s: %w", tag, err)
+	}
+	if exists && sha != "" && at != sha {
+		return fmt.Errorf("tag %s already points at commit %s, not %s: set a different version or bump", tag, short(at), short(sha))
+	}
+	return nil
+}
+
+func short(sha string) string {
+	if len(sha) > 12 {
+		return sha[:12]
+	}
+	return sha
+}
+
+// --- data, model, evaluate, gate ---
+
+type dataStage struct{ loader DataLoader }
+
+func (s *dataStage) Name() string { return "load data" }
+func (s *dataStage) Run(ctx context.Context, st *State) error {
+	if s.loader == nil {
+		return errors.New("no data loader in this build")
+	}
+	d, err := s.loader.Load(ctx, st.Config.Data)
+	if err != nil {
+		src := st.Config.Data
+		if src == "" {
+			src = "(embedded sample)"
+		}
+		return fmt.Errorf("loading data %s: %w", src, err)
+	}
+	st.Data = d
+	return nil
+}
+
+// modelStage trains a model, or reuses the one named by the model option.
+type modelStage struct {
+	trainer Trainer
+	log     *slog.Logger
+}
+
+func (s *modelStage) Name() string { return "train" }
+func (s *modelStage) Run(ctx context.Context, st *State) error {
+	if p := st.Config.Model; p != "" {
+		dir := p
+		if fi, err := os.Stat(p); err != nil {
+			return fmt.Errorf("model %q: %w", p, err)
+		} else if !fi.IsDir() {
+			dir = filepath.Dir(p)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "model.safetensors")); err != nil {
+			return fmt.Errorf("model %q: no model.safetensors in %s: point model at a folder written by model-release train", p, dir)
+		}
+		st.ModelDir = dir
+		return Skip("using the trained model in %s", dir)
+	}
+	if s.trainer == nil {
+		return errors.New("no trainer in this build: pass model to use a trained model")
+	}
+	dir := filepath.Join(st.Config.WorkDir, "model")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("creating model folder: %w", err)
+	}
+	err := s.trainer.Train(ctx, st.Data, st.Config, dir, func(e metrics.Epoch) {
+		st.History = append(st.History, e)
+		// One line per epoch: readable in Actions logs, no progress bars.
+		s.log.Info(fmt.Sprintf("epoch %d/%d", e.Epoch, st.Config.Epochs),
+			"train_loss", round(e.TrainLoss), "train_acc", round(e.TrainAccuracy),
+			"val_loss", round(e.ValLoss), "val_acc", round(e.ValAccuracy),
+			"img_per_s", int(e.ImagesPerSec), "seconds", round(e.Seconds))
+	})
+	if err != nil {
+		return fmt.Errorf("training %s: %w", st.Config.Architecture, err)
+	}
+	st.ModelDir, st.Trained = dir, true
+	return nil
+}
+
+func round(x float64) float64 { return float64(int64(x*10000+0.5)) / 10000 }
+
+type evaluateStage struct{ evaluator Evaluator }
+
+func (s *evaluateStage) Name() string { return "evaluate" }
+func (s *evaluateStage) Run(ctx context.Context, st *State) error {
+	if s.evaluator == nil {
+		return errors.New("no evaluator in this build")
+	}
+	m, err := s.evaluator.Evaluate(ctx, st.ModelDir, st.Data)
+	if err != nil {
+		return fmt.Errorf("evaluating %s: %w", st.ModelDir, err)
+	}
+	if err := m.Validate(); err != nil {
+		return fmt.Errorf("evaluating %s: %w", st.ModelDir, err)
+	}
+	st.Metrics = m
+	// metrics.json beside the weights is part of the model folder contract.
+	if err := metrics.Write(filepath.Join(st.ModelDir, metrics.FileName), m); err != nil {
+		return err
+	}
+	return nil
+}
+
+type gateStage struct {
+	gate      Gater
+	baselines BaselineFinder
+}
+
+func (s *gateStage) Name() string { return "gate" }
+func (s *gateStage) Run(ctx context.Context, st *State) error {
+	if s.gate == nil {
+		return errors.New("no gate in this build")
+	}
+	if s.baselines != nil && st.Config.Baseline != "none" {
+		b, name, err := s.baselines.Baseline(ctx, st.Config.Baseline)
+		if err != nil {
+			return fmt.Errorf("baseline %q: %w", st.Config.Baseline, err)
+		}
+		st.Baseline, st.BaselineName = b, name
+	}
+	d, err := s.gate.Check(st.Metrics, st.Baseline)
+	if err != nil {
+		return err
+	}
+	st.Gate = &d
+	if !d.Passed {
+		return &GateFailedError{Reasons: d.Reasons}
+	}
+	return nil
+}
+
+// --- version, release, push, verify ---
+
+type versionStage struct {
+	versioner Versioner
+	tags      TagChecker
+}
+
+func (s *versionStage) Name() string { return "version" }
+func (s *versionStage) Run(ctx context.Context, st *State) error {
+	if st.Tag != "" {
+		return Skip("version %s fixed before training", st.Tag)
+	}
+	if s.versioner == nil {
+		return errors.New("no versioner in this build: set the version option")
+	}
+	var labels []string
+	if st.Event != nil {
+		labels = st.Event.Labels
+	}
+	v, err := s.versioner.Next(ctx, VersionInput{Bump: st.Config.Bump, TagPrefix: st.Config.TagPrefix, Labels: labels, SHA: st.SHA()})
+	if err != nil {
+		return fmt.Errorf("choosing the next version (bump %s): %w", st.Config.Bump, err)
+	}
+	tag := st.Config.TagPrefix + strings.TrimPrefix(v, "v")
+	if err := checkTagFree(ctx, s.tags, tag, st.SHA()); err != nil {
+		return err
+	}
+	st.Version, st.Tag = strings.TrimPrefix(v, "v"), tag
+	return nil
+}
+
+type releaseStage struct {
+	releaser Releaser
+	renderer Renderer
+}
+
+func (s *releaseStage) Name() string { return "release" }
+func (s *releaseStage) Run(ctx context.Context, st *State) error {
+	if !st.Config.Release {
+		return Skip("release is false")
+	}
+	if s.releaser == nil {
+		return errors.New("creating GitHub Releases is not available in this build: set release to false or dry-run to true")
+	}
+	reps, err := render(s.renderer, st)
+	if err != nil {
+		return err
+	}
+	st.Reports = reps
+	if reps.ModelCard != "" {
+		if err := os.WriteFile(filepath.Join(st.ModelDir, "MODEL_CARD.md"), []byte(reps.ModelCard), 0o644); err != nil {
+			return fmt.Errorf("writing model card: %w", err)
+		}
+	}
+	var assets []string
+	for _, f := range []string{"model.safetensors", "model.json", metrics.FileName, "MODEL_CARD.md"} {
+		p := filepath.Join(st.ModelDir, f)
+		if _, err := os.Stat(p); err == nil {
+			assets = append(assets, p)
+		} else if f != "MODEL_CARD.md" {
+			return fmt.Errorf("release asset %s is missing: %w", p, err)
+		}
+	}
+	url, err := s.releaser.Release(ctx, ReleaseRequest{
+		Tag: st.Tag, Version: st.Version, SHA: st.SHA(),
+		Name: st.Tag, Body: reps.ReleaseNotes, Assets: assets,
+		Prerelease: strings.Contains(st.Version, "-"),
+		MakeLatest: st.Config.MakeLatest && !strings.Contains(st.Version, "-"),
+	})
+	if err != nil {
+		return fmt.Errorf("release %s: %w", st.Tag, err)
+	}
+	st.ReleaseURL, st.Assets = url, assets
+	return nil
+}
+
+type pushStage struct{ pusher Pusher }
+
+func (s *pushStage) Name() string { return "push" }
+func (s *pushStage) Run(ctx context.Context, st *State) error {
+	if !st.Config.Push {
+		return Skip("push is false")
+	}
+	if st.Event != nil && st.Event.IsFork() {
+		return Skip("pull request from fork %s: its token cannot push", st.Event.HeadRepo)
+	}
+	if s.pusher == nil {
+		return errors.New("pushing images is not available in this build: set push to false or dry-run to true")
+	}
+	repo, err := ImageRepo(st)
+	if err != nil {
+		return err
+	}
+	var tags []string
+	switch st.Mode {
+	case ModePR:
+		tags = []string{fmt.Sprintf("pr-%d", st.PR())}
+	default:
+		tags = []string{st.Version}
+		if st.Config.MakeLatest && !strings.Contains(st.Version, "-") {
+			tags = append(tags, "latest")
+		}
+	}
+	req := PushRequest{ModelDir: st.ModelDir, Repo: repo, Tags: tags, Labels: imageLabels(st)}
+	ref, digest, err := s.pusher.Push(ctx, req)
+	if err != nil {
+		return fmt.Errorf("pushing %s:%s: %w", repo, tags[0], err)
+	}
+	st.Image, st.Digest = ref, digest
+	return nil
+}
+
+// ImageRepo is the image option, or <registry>/<owner>/<name> in lower case.
+func ImageRepo(st *State) (string, error) {
+	if st.Config.Image != "" {
+		return st.Config.Image, nil
+	}
+	repo := st.Repository()
+	if repo == "" {
+		return "", errors.New("no image repository: set the image option or the repository option (GITHUB_REPOSITORY in Actions)")
+	}
+	return strings.TrimSuffix(st.Config.Registry, "/") + "/" + strings.ToLower(repo), nil
+}
+
+// imageLabels are OCI annotations linking the image to its source and
+// results.
+func imageLabels(st *State) map[string]string {
+	l := map[string]string{
+		"org.opencontainers.image.title":    "model-release CIFAR-10 classifier",
+		"org.opencontainers.image.revision": st.SHA(),
+		"org.opencontainers.image.version":  st.Version,
+	}
+	if st.Mode == ModePR {
+		l["org.opencontainers.image.version"] = fmt.Sprintf("pr-%d", st.PR())
+	}
+	if r := st.Repository(); r != "" {
+		l["org.opencontainers.image.source"] = "https://github.com/" + r
+	}
+	if st.Metrics != nil {
+		l["dev.model-release.accuracy"] = fmt.Sprintf("%.4f", st.Metrics.Accuracy)
+		l["dev.model-release.dataset-digest"] = st.Metrics.DatasetDigest
+		l["dev.model-release.architecture"] = st.Metrics.Architecture
+	}
+	for k, v := range l {
+		if v == "" {
+			delete(l, k)
+		}
+	}
+	return l
+}
+
+type verifyStage struct{ verifier Verifier }
+
+func (s *verifyStage) Name() string { return "verify" }
+func (s *verifyStage) Run(ctx context.Context, st *State) error {
+	if st.Image == "" || st.Digest == "" {
+		return Skip("no image was pushed")
+	}
+	if s.verifier == nil {
+		return Skip("no verifier in this build")
+	}
+	if err := s.verifier.Verify(ctx, st.Image, st.ModelDir); err != nil {
+		return fmt.Errorf("pulled image %s does not match the local model: %w", st.Image, err)
+	}
+	st.Verified = true
+	return nil
+}
+
+// --- finally ---
+
+type reportStage struct{ renderer Renderer }
+
+func (s *reportStage) Name() string { return "report" }
+func (s *reportStage) Run(_ context.Context, st *State) error {
+	reps, err := render(s.renderer, st)
+	if err != nil {
+		return err
+	}
+	st.Reports = reps
+	return nil
+}
+
+func render(r Renderer, st *State) (Reports, error) {
+	if r == nil {
+		r = PlainRenderer{}
+	}
+	reps, err := r.Render(st)
+	if err != nil {
+		return Reports{}, fmt.Errorf("rendering reports: %w", err)
+	}
+	return reps, nil
+}
+
+type summaryStage struct{ w SummaryWriter }
+
+func (s *summaryStage) Name() string { return "job summary" }
+func (s *summaryStage) Run(_ context.Context, st *State) error {
+	if s.w == nil {
+		return Skip("not running in GitHub Actions")
+	}
+	return s.w.WriteSummary(st.Reports.Summary)
+}
+
+type commentStage struct{ commenter Commenter }
+
+func (s *commentStage) Name() string { return "comment" }
+func (s *commentStage) Run(ctx context.Context, st *State) error {
+	switch {
+	case st.PR() == 0:
+		return Skip("not a pull request")
+	case !st.Config.Comment:
+		return Skip("comment is false")
+	case st.Event.IsFork():
+		return Skip("pull request from fork %s: its token cannot comment; see the job summary", st.Event.HeadRepo)
+	case s.commenter == nil:
+		return Skip("no GitHub client")
+	}
+	url, err := s.commenter.Comment(ctx, st.PR(), st.Reports.Comment)
+	if err != nil {
+		return fmt.Errorf("commenting on pull request #%d: %w", st.PR(), err)
+	}
+	st.CommentURL = url
+	return nil
+}
+
+// StatusContext names the status check on commits.
+const StatusContext = "model-release/gate"
+
+type statusStage struct{ poster StatusPoster }
+
+func (s *statusStage) Name() string { return "status" }
+func (s *statusStage) Run(ctx context.Context, st *State) error {
+	switch {
+	case !st.Config.StatusCheck:
+		return Skip("status-check is false")
+	case st.SHA() == "":
+		return Skip("no commit to set a status on")
+	case st.Event.IsFork():
+		return Skip("pull request from fork %s: its token cannot set statuses", st.Event.HeadRepo)
+	case s.poster == nil:
+		return Skip("no GitHub client")
+	}
+	req := StatusRequest{SHA: st.SHA(), Context: StatusContext, TargetURL: st.ReleaseURL}
+	var gf *GateFailedError
+	switch {
+	case errors.As(st.Failure, &gf):
+		req.State, req.Description = "failure", truncate(gf.Error(), 140)
+	case st.Failure != nil:
+		req.State, req.Description = "error", truncate("failed at "+st.FailedStage, 140)
+	case st.Gate == nil:
+		return Skip("the gate did not run")
+	default:
+		req.State, req.Description = "success", "gate passed"
+		if st.Metrics != nil {
+			req.Description = fmt.Sprintf("gate passed: accuracy %.2f%%", 100*st.Metrics.Accuracy)
+		}
+	}
+	if err := s.poster.Status(ctx, req); err != nil {
+		return fmt.Errorf("setting status on %s: %w", short(st.SHA()), err)
+	}
+	st.Status = req.State
+	return nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n-1] + "…"
+}
+
+// OutputNames are the step outputs, in the order they are set.
+var OutputNames = []string{"accuracy", "baseline-accuracy", "passed", "version", "tag", "release-url", "image", "digest", "comment-url"}
+
+type outputsStage struct{ out OutputSetter }
+
+func (s *outputsStage) Name() string { return "outputs" }
+func (s *outputsStage) Run(_ context.Context, st *State) error {
+	if s.out == nil {
+		return Skip("no outputs")
+	}
+	vals := Outputs(st)
+	var errs []error
+	for _, n := range OutputNames {
+		if err := s.out.SetOutput(n, vals[n]); err != nil {
+			errs = append(errs, fmt.Errorf("output %s: %w", n, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Outputs are the step output values of a run; empty when not reached.
+func Outputs(st *State) map[string]string {
+	o := map[string]string{
+		"passed": fmt.Sprint(st.Passed()), "version": st.Version, "tag": st.Tag,
+		"release-url": st.ReleaseURL, "image": st.Image, "digest": st.Digest, "comment-url": st.CommentURL,
+	}
+	if st.Metrics != nil {
+		o["accuracy"] = fmt.Sprintf("%.4f", st.Metrics.Accuracy)
+	}
+	if st.Baseline != nil {
+		o["baseline-accuracy"] = fmt.Sprintf("%.4f", st.Baseline.Accuracy)
+	}
+	return o
+}
+
+// Dispatch runs a command other than the pipeline (promote, rollback,
+// prune) when this build has it.
+func Dispatch(ctx context.Context, sel Selection, d Deps, cfg config.Config) error {
+	c, ok := d.Commands[sel.Command]
+	if !ok || c == nil {
+		return fmt.Errorf("command %q is not available in this build: use command run or train", sel.Command)
+	}
+	return c.Run(ctx, cfg)
+}
