@@ -20,7 +20,8 @@ func actionEnv(t *testing.T, env map[string]string) func(string) (string, bool) 
 		switch {
 		case ok, strings.HasPrefix(k, "MODEL_RELEASE_"), strings.HasPrefix(k, "RUNNER_"),
 			k == "GITHUB_REPOSITORY", k == "GITHUB_API_URL", k == "GITHUB_SHA", k == "GITHUB_REF", k == "GITHUB_TOKEN",
-			k == "XDG_CACHE_HOME", k == "HOME":
+			k == "XDG_CACHE_HOME", k == "HOME",
+			k == "GITHUB_ACTIONS", k == "GITHUB_ACTOR", k == "GITHUB_SERVER_URL", k == "GITHUB_RUN_ID", k == "SOURCE_DATE_EPOCH":
 		case declaredInput(k):
 		case strings.HasPrefix(k, "INPUT_"):
 			t.Errorf("read undeclared input variable %s", k)

@@ -38,6 +38,7 @@ Exit codes: 0 ok, 1 error, 2 usage error, 3 gate failed.`,
 		newReleaseCmd(a), newCommentCmd(a), newStatusCmd(a),
 		newTrainCmd(a), newEvaluateCmd(a), newPredictCmd(a),
 		newGateCmd(a), newReportCmd(a),
+		newPromoteCmd(a), newRollbackCmd(a), newHistoryCmd(a), newPruneCmd(a),
 		// Subcommands are added here, one constructor each.
 	)
 	return root

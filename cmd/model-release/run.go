@@ -4,6 +4,10 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -11,6 +15,7 @@ import (
 	"github.com/model-release/model-release/internal/event"
 	"github.com/model-release/model-release/internal/exitcode"
 	"github.com/model-release/model-release/internal/pipeline"
+	"github.com/model-release/model-release/internal/train"
 )
 
 func newRunCmd(a *app) *cobra.Command {
@@ -38,6 +43,9 @@ trains for one epoch, so a fresh clone works offline.`,
 					cfg.GitHubToken = v
 				}
 			}
+			if cfg.Repository == "" {
+				cfg.Repository = a.localRepository(cmd.Context())
+			}
 			if cfg.GitHubToken == "" && !cfg.DryRun {
 				cfg.DryRun = true
 				a.log.Warn("no GitHub token (MODEL_RELEASE_GITHUB_TOKEN or GITHUB_TOKEN): this is a dry run that changes nothing")
@@ -46,7 +54,15 @@ trains for one epoch, so a fresh clone works offline.`,
 				cfg.Epochs = 1
 				a.log.Info("embedded sample: training for 1 epoch (set --epochs for more)")
 			}
-			ev := &event.Event{Name: event.Local}
+			// 500 images train a smoke-test model, not a good one: a
+			// fresh clone's first run should show the whole plan rather
+			// than stop at the accuracy floor meant for real data.
+			if cfg.Data == "" && cfg.MinAccuracy == config.Default().MinAccuracy && !cmd.Flags().Changed("min-accuracy") {
+				cfg.MinAccuracy = 0
+				a.log.Info("embedded sample: min-accuracy is 0 for this run (set --min-accuracy to gate it)")
+			}
+			// A local run is about the checked-out commit, when there is one.
+			ev := &event.Event{Name: event.Local, SHA: train.GitCommit(cmd.Context(), a.lookupEnv)}
 			if eventFile != "" {
 				b, err := os.ReadFile(eventFile)
 				if err != nil {
@@ -59,6 +75,12 @@ trains for one epoch, so a fresh clone works offline.`,
 					return exitcode.AsUsage(fmt.Errorf("--event: %w", err))
 				}
 			}
+			if cfg.DryRun && cfg.Image == "" && cfg.Repository == "" && ev.Repository == "" {
+				// The plan still shows the image and its digest, under a
+				// name that says it was made up.
+				cfg.Image = "localhost/model-release"
+				a.log.Info("no repository (--repository, GITHUB_REPOSITORY or a GitHub remote): the plan names the image " + cfg.Image)
+			}
 			return a.runPipeline(cmd.Context(), cfg, ev, pipelineIO{outputs: stdoutOutputs{a}})
 		},
 	}
@@ -66,6 +88,28 @@ trains for one epoch, so a fresh clone works offline.`,
 	cmd.Flags().StringVar(&eventFile, "event", "", "event payload file (as GITHUB_EVENT_PATH), e.g. testdata/events/push_main.json")
 	cmd.Flags().StringVar(&eventName, "event-name", "", "event name (as GITHUB_EVENT_NAME); guessed from the payload when empty")
 	return cmd
+}
+
+// githubRemote matches owner/name in a GitHub remote URL, in its https
+// and ssh forms.
+var githubRemote = regexp.MustCompile(`github\.com[:/]([\w.-]+/[\w.-]+?)(?:\.git)?/?$`)
+
+// localRepository is GITHUB_REPOSITORY, else owner/name of the origin
+// remote when it is on GitHub, else "".
+func (a *app) localRepository(ctx context.Context) string {
+	if v, ok := a.lookupEnv("GITHUB_REPOSITORY"); ok && v != "" {
+		return v
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "git", "remote", "get-url", "origin").Output()
+	if err != nil {
+		return ""
+	}
+	if m := githubRemote.FindStringSubmatch(strings.TrimSpace(string(out))); m != nil {
+		return m[1]
+	}
+	return ""
 }
 
 func optionNames() []string {

@@ -84,7 +84,20 @@ type Config struct {
 	Registry string `opt:"registry" help:"registry host (default ghcr.io)"`
 	Base     string `opt:"base" help:"base image for the model image"`
 	Format   string `opt:"format" help:"image (runnable server) or modelpack (CNCF ModelPack artifact)"`
+	// Binary matters outside the action's container: a laptop's own
+	// executable may not be a static Linux build.
+	Binary   string `opt:"binary" help:"static Linux model-release binary put in the image (default: the running executable)"`
 	Channels string `opt:"channels" help:"comma-separated promotion channels; the first gets every release, the last is production"`
+
+	// Promotion and retention (promote, rollback, history, prune).
+	To            string `opt:"to" help:"promote: the channel to move (e.g. stable); rollback: the version to return to (default: the previous one)"`
+	Channel       string `opt:"channel" help:"channel to roll back or show (default for rollback: the last, production channel)"`
+	Reason        string `opt:"reason" help:"why the channel moves, recorded in the channel history (required with force)"`
+	Force         bool   `opt:"force" help:"promote although the version's gate or deployment check did not pass (needs reason)"`
+	KeepDays      int    `opt:"keep-days" help:"prune: keep versions a channel pointed at within this many days, and pr-* images of pull requests closed less long ago"`
+	KeepLast      int    `opt:"keep-last" help:"prune: always keep this many newest versions"`
+	Apply         bool   `opt:"apply" help:"prune: delete what the plan says (default: only print the plan)"`
+	PruneReleases bool   `opt:"prune-releases" help:"prune: also delete the GitHub Releases of pruned versions (their git tags stay)"`
 	// RegistryUsername/Password log in explicitly; without them ghcr.io uses
 	// the GitHub token and other registries the Docker config.
 	RegistryUsername string `opt:"registry-username" help:"registry login name (default: the GitHub token for ghcr.io, else ~/.docker/config.json)"`
@@ -131,6 +144,8 @@ func Default() Config {
 		Registry:        "ghcr.io",
 		Format:          "image",
 		Channels:        "candidate,staging,stable",
+		KeepDays:        90,
+		KeepLast:        10,
 		Addr:            ":8080",
 		MaxBodyBytes:    8 << 20,
 		MaxImages:       64,
@@ -227,6 +242,15 @@ func (c *Config) Validate() error {
 				bad("channels", fmt.Sprintf("%q", ch), "a lowercase channel name (letters, digits, . _ -)")
 			}
 		}
+	}
+	if c.KeepDays < 0 || c.KeepDays > 36500 {
+		bad("keep-days", c.KeepDays, "a whole number of days from 0 to 36500")
+	}
+	if c.KeepLast < 0 || c.KeepLast > 100000 {
+		bad("keep-last", c.KeepLast, "a whole number from 0 to 100000")
+	}
+	if c.Force && strings.TrimSpace(c.Reason) == "" {
+		bad("force", true, "allowed without \"reason\": say why the checks are overridden, it is recorded")
 	}
 	if c.Addr == "" || !strings.Contains(c.Addr, ":") {
 		bad("addr", fmt.Sprintf("%q", c.Addr), "a host:port address such as :8080 or 127.0.0.1:8080")

@@ -43,6 +43,10 @@ type Event struct {
 	BaseRef  string
 	Labels   []string
 
+	// Commits are the messages of the pushed commits, oldest first (push
+	// events), for conventional-commit version bumps.
+	Commits []string
+
 	// workflow_dispatch inputs, as strings.
 	Inputs map[string]string
 }
@@ -100,6 +104,13 @@ type payload struct {
 	Inputs     map[string]any `json:"inputs"`
 	Repository *repository    `json:"repository"`
 	PR         *pullRequest   `json:"pull_request"`
+	Commits    []commit       `json:"commits"`
+	HeadCommit *commit        `json:"head_commit"`
+}
+
+type commit struct {
+	ID      string `json:"id"`
+	Message string `json:"message"`
 }
 
 type repository struct {
@@ -185,6 +196,12 @@ func Parse(name, path string, b []byte, sha, ref string) (*Event, error) {
 			return nil, missing("after")
 		}
 		e.SHA = *p.After
+		for _, c := range p.Commits {
+			e.Commits = append(e.Commits, c.Message)
+		}
+		if len(e.Commits) == 0 && p.HeadCommit != nil && p.HeadCommit.Message != "" {
+			e.Commits = []string{p.HeadCommit.Message}
+		}
 		if e.Branch() == "" && e.Tag() == "" {
 			return nil, fmt.Errorf("event payload %s (push): field \"ref\" is %q, want refs/heads/... or refs/tags/...", path, e.Ref)
 		}

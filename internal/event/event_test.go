@@ -21,7 +21,7 @@ func TestLoadFixtures(t *testing.T) {
 		t.Errorf("fork: %+v, %v", fork, err)
 	}
 	push, err := Load(Push, fixture("push_main.json"), "", "")
-	if err != nil || !push.OnDefaultBranch() || push.SHA != "3333333333333333333333333333333333333333" {
+	if err != nil || !push.OnDefaultBranch() || push.SHA != "3333333333333333333333333333333333333333" || len(push.Commits) != 1 || push.Commits[0] != "feat: wider convnet (#7)" {
 		t.Errorf("push: %+v, %v", push, err)
 	}
 	tag, err := Load(Push, fixture("push_tag.json"), "", "")

@@ -38,6 +38,9 @@ func (d Dry) Publish(_ context.Context, spec ReleaseSpec) (Release, error) {
 	for _, a := range withSums(spec.Assets) {
 		d.say("POST", d.repoPath("releases/{id}/assets?name="+a.Name)+" (uploads)", fmt.Sprintf("upload %d bytes, sha256 %s", len(a.Data), digest(a.Data)))
 	}
+	if spec.Draft {
+		return Release{Tag: spec.Tag, Name: spec.Name, Body: spec.Body, Target: spec.SHA, Prerelease: spec.Prerelease, Draft: true}, nil
+	}
 	latest := spec.MakeLatest && !spec.Prerelease
 	d.say("PATCH", d.repoPath("releases/{id}"), fmt.Sprintf("publish release %s draft=false make_latest=%t", spec.Tag, latest))
 	return Release{Tag: spec.Tag, Name: spec.Name, Body: spec.Body, Target: spec.SHA, Prerelease: spec.Prerelease}, nil

@@ -65,6 +65,11 @@ type ReleaseSpec struct {
 	// Cleanup deletes a leftover draft for the tag and starts afresh, and
 	// deletes this run's draft when a later step fails.
 	Cleanup bool
+	// Draft stops once the assets are uploaded and leaves the release a
+	// draft (a published one stays published): the caller checks the
+	// pushed image first, then calls Publish again without Draft, which
+	// finds the draft, keeps its matching assets and publishes it.
+	Draft bool
 }
 
 // TagConflictError says the tag already names another commit.
@@ -339,6 +344,12 @@ func (c *Client) Publish(ctx context.Context, spec ReleaseSpec) (Release, error)
 			}
 		}
 		return Release{}, fmt.Errorf("release %s: %w (a draft is left; re-run to complete it, or pass --cleanup to delete it)", spec.Tag, err)
+	}
+	if spec.Draft {
+		if rel.GetDraft() {
+			c.log.Info("draft release ready; publish it once the image is verified", "tag", spec.Tag, "id", rel.GetID())
+		}
+		return toRelease(rel), nil
 	}
 	if rel.GetDraft() {
 		// The tag may have appeared meanwhile: publishing would attach the

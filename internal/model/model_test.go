@@ -260,7 +260,7 @@ func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
 
 func TestFastAndStockAgree(t *testing.T) {
 	if fastLayers == nil {
-		t.Skip("fast kernels not built in")
+		t.Fatal("fast kernels are not registered (layers_fast.go)")
 	}
 	m := newTestModel(t, "convnet")
 	imgs := randomImages(5, 3)

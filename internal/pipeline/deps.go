@@ -25,14 +25,31 @@ type DataLoader interface {
 }
 
 // Trainer trains a model into dir (model.safetensors + model.json),
-// calling onEpoch after every epoch.
+// calling onEpoch with every epoch's history line. It logs its own
+// progress (one line per epoch).
 type Trainer interface {
 	Train(ctx context.Context, data Dataset, cfg config.Config, dir string, onEpoch func(metrics.Epoch)) error
 }
 
 // Evaluator measures the model in dir on the data's test split.
 type Evaluator interface {
-	Evaluate(ctx context.Context, dir string, data Dataset) (*metrics.Metrics, error)
+	Evaluate(ctx context.Context, dir string, data Dataset) (*Evaluation, error)
+}
+
+// Evaluation is what evaluating a model yields: its metrics, and the
+// held-out images with the probabilities the model gave them, which the
+// deployment check expects the pushed image to reproduce exactly.
+type Evaluation struct {
+	Metrics *metrics.Metrics
+	HeldOut *HeldOut // nil when the evaluator does not keep them
+}
+
+// HeldOut is the evaluation sample: N raw 3x32x32 images and N rows of
+// class probabilities.
+type HeldOut struct {
+	Images        []uint8
+	N             int
+	Probabilities []float32
 }
 
 // BaselineFinder resolves the baseline option ("latest", a tag, a file,
@@ -51,6 +68,8 @@ type VersionInput struct {
 	Bump      string   // major, minor, patch or auto
 	TagPrefix string   // e.g. "v"
 	Labels    []string // pull request labels, for auto
+	Commits   []string // commit messages, for auto (conventional commits)
+	PR        int      // the pull request, when the event names one
 	SHA       string
 }
 
@@ -71,6 +90,9 @@ type ReleaseRequest struct {
 	Assets            []string // file paths
 	Prerelease        bool
 	MakeLatest        bool
+	// Draft uploads the assets and leaves the release a draft; the same
+	// request without Draft publishes it (after the image is verified).
+	Draft bool
 }
 
 // Releaser creates (or completes, when re-run) a GitHub Release.
@@ -86,9 +108,16 @@ type PushRequest struct {
 	Labels   map[string]string
 }
 
+// PushResult says where the image went.
+type PushResult struct {
+	Repository string   // normalized, e.g. ghcr.io/octo/cifar
+	Tags       []string // tags pointing at Digest
+	Digest     string   // sha256:...
+}
+
 // Pusher builds the image from a model folder and pushes it.
 type Pusher interface {
-	Push(ctx context.Context, r PushRequest) (ref, digest string, err error)
+	Push(ctx context.Context, r PushRequest) (PushResult, error)
 }
 
 // Digester builds the image locally to tell the digest a push would have.
@@ -96,10 +125,24 @@ type Digester interface {
 	Digest(ctx context.Context, r PushRequest) (string, error)
 }
 
-// Verifier pulls the pushed image back and checks it predicts as the
-// local model does.
+// VerifyRequest names the pushed image and what it must reproduce.
+type VerifyRequest struct {
+	Ref      string // repository@digest: the exact image pushed
+	Digest   string
+	ModelDir string   // the evaluated model
+	HeldOut  *HeldOut // nil: only the weights are compared
+}
+
+// Verifier pulls the pushed image back by digest and checks it holds the
+// evaluated model: same weights, same predictions on the held-out images.
 type Verifier interface {
-	Verify(ctx context.Context, ref, modelDir string) error
+	Verify(ctx context.Context, r VerifyRequest) error
+}
+
+// ChannelTagger points a channel tag (e.g. candidate) of the image
+// repository at a pushed digest.
+type ChannelTagger interface {
+	TagChannel(ctx context.Context, repo, digest, channel string) error
 }
 
 // Renderer writes the reports of a run.
@@ -115,6 +158,7 @@ type Commenter interface {
 // StatusRequest is a commit status / check.
 type StatusRequest struct {
 	SHA, State, Context, Description, TargetURL string
+	Summary                                     string // markdown for a check run
 }
 
 // StatusPoster sets the status of a commit.
@@ -172,8 +216,9 @@ type Deps struct {
 	Tags      TagChecker // optional
 	Releaser  Releaser
 	Pusher    Pusher
-	Verifier  Verifier // optional
-	Renderer  Renderer // optional: a plain built-in report is used
+	Verifier  Verifier      // optional
+	Channels  ChannelTagger // optional: moves the first channel tag on release
+	Renderer  Renderer      // optional: a plain built-in report is used
 	Commenter Commenter
 	Statuses  StatusPoster
 	Summary   SummaryWriter // optional: outside Actions
@@ -194,6 +239,7 @@ func (d Deps) Dry(w io.Writer) Deps {
 	d.Releaser = &dryReleaser{w: w}
 	d.Pusher = &dryPusher{w: w, digester: dig}
 	d.Verifier = nil
+	d.Channels = &dryChannels{w: w}
 	d.Commenter = &dryCommenter{w: w}
 	d.Statuses = &dryStatus{w: w}
 	return d

@@ -14,11 +14,15 @@ import (
 type dryReleaser struct{ w io.Writer }
 
 func (d *dryReleaser) Release(_ context.Context, r ReleaseRequest) (string, error) {
+	if !r.Draft {
+		fmt.Fprintf(d.w, "Would publish release %s (latest %t) once the pushed image is verified\n", r.Tag, r.MakeLatest)
+		return "", nil
+	}
 	at := r.SHA
 	if at == "" {
 		at = "the current commit"
 	}
-	fmt.Fprintf(d.w, "Would create release %s (tag %s at %s, prerelease %t, latest %t) with assets:\n", r.Name, r.Tag, at, r.Prerelease, r.MakeLatest)
+	fmt.Fprintf(d.w, "Would create draft release %s (tag %s at %s, prerelease %t, latest %t) with assets:\n", r.Name, r.Tag, at, r.Prerelease, r.MakeLatest)
 	for _, a := range r.Assets {
 		fmt.Fprintf(d.w, "  - %s\n", filepath.Base(a))
 	}
@@ -31,21 +35,31 @@ type dryPusher struct {
 	digester Digester
 }
 
-func (d *dryPusher) Push(ctx context.Context, r PushRequest) (string, string, error) {
+func (d *dryPusher) Push(ctx context.Context, r PushRequest) (PushResult, error) {
 	digest := "(computed at push time)"
 	if d.digester != nil {
 		dg, err := d.digester.Digest(ctx, r)
 		if err != nil {
-			return "", "", fmt.Errorf("building the image to compute its digest: %w", err)
+			return PushResult{}, fmt.Errorf("building the image to compute its digest: %w", err)
 		}
 		digest = dg
 	}
-	fmt.Fprintf(d.w, "Would push image %s with tags %s, digest %s, labels:\n", r.Repo, strings.Join(r.Tags, ", "), digest)
+	fmt.Fprintf(d.w, "Would push image %s with tags %s, digest %s, labels (besides the model's weights digest, architecture and accuracy):\n", r.Repo, strings.Join(r.Tags, ", "), digest)
 	for _, k := range sortedKeys(r.Labels) {
 		fmt.Fprintf(d.w, "  %s=%s\n", k, r.Labels[k])
 	}
 	// The pushed reference and digest stay empty: nothing was pushed.
-	return "", "", nil
+	return PushResult{}, nil
+}
+
+type dryChannels struct{ w io.Writer }
+
+func (d *dryChannels) TagChannel(_ context.Context, repo, digest, channel string) error {
+	if digest == "" {
+		digest = "the pushed digest"
+	}
+	fmt.Fprintf(d.w, "Would point channel tag %s:%s at %s\n", repo, channel, digest)
+	return nil
 }
 
 type dryCommenter struct{ w io.Writer }

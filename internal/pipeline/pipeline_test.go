@@ -43,8 +43,9 @@ func (f *fakeTrainer) Train(_ context.Context, _ Dataset, cfg config.Config, dir
 
 type fakeEval struct{ acc float64 }
 
-func (f fakeEval) Evaluate(context.Context, string, Dataset) (*metrics.Metrics, error) {
-	return &metrics.Metrics{Samples: 100, Accuracy: f.acc, Top3Accuracy: f.acc, Classes: []string{"a"}}, nil
+func (f fakeEval) Evaluate(context.Context, string, Dataset) (*Evaluation, error) {
+	m := &metrics.Metrics{Samples: 100, Accuracy: f.acc, Top3Accuracy: f.acc, Classes: []string{"a"}}
+	return &Evaluation{Metrics: m, HeldOut: &HeldOut{Images: make([]uint8, 3072), N: 1, Probabilities: []float32{1}}}, nil
 }
 
 type floorGate struct{ min float64 }
@@ -68,28 +69,41 @@ func (t fakeTags) TagCommit(_ context.Context, tag string) (string, bool, error)
 }
 
 type recorder struct {
-	calls    []string
-	releases []ReleaseRequest
-	pushes   []PushRequest
-	comments []string
-	statuses []StatusRequest
-	outputs  map[string]string
-	summary  string
+	calls     []string
+	releases  []ReleaseRequest
+	pushes    []PushRequest
+	verifies  []VerifyRequest
+	verifyErr error
+	channels  []string
+	comments  []string
+	statuses  []StatusRequest
+	outputs   map[string]string
+	summary   string
 }
 
 func (r *recorder) Release(_ context.Context, q ReleaseRequest) (string, error) {
-	r.calls = append(r.calls, "release")
+	if q.Draft {
+		r.calls = append(r.calls, "draft")
+	} else {
+		r.calls = append(r.calls, "publish")
+	}
 	r.releases = append(r.releases, q)
 	return "https://github.com/octo/cifar/releases/tag/" + q.Tag, nil
 }
-func (r *recorder) Push(_ context.Context, q PushRequest) (string, string, error) {
+func (r *recorder) Push(_ context.Context, q PushRequest) (PushResult, error) {
 	r.calls = append(r.calls, "push")
 	r.pushes = append(r.pushes, q)
-	return q.Repo + ":" + q.Tags[0], "sha256:abc", nil
+	return PushResult{Repository: q.Repo, Tags: q.Tags, Digest: "sha256:abc"}, nil
 }
 func (r *recorder) Digest(context.Context, PushRequest) (string, error) { return "sha256:planned", nil }
-func (r *recorder) Verify(context.Context, string, string) error {
+func (r *recorder) Verify(_ context.Context, q VerifyRequest) error {
 	r.calls = append(r.calls, "verify")
+	r.verifies = append(r.verifies, q)
+	return r.verifyErr
+}
+func (r *recorder) TagChannel(_ context.Context, repo, digest, ch string) error {
+	r.calls = append(r.calls, "channel")
+	r.channels = append(r.channels, repo+"@"+digest+"->"+ch)
 	return nil
 }
 func (r *recorder) Comment(_ context.Context, pr int, body string) (string, error) {
@@ -114,7 +128,7 @@ func (r *recorder) SetOutput(n, v string) error {
 func deps(rec *recorder, acc float64) Deps {
 	return Deps{
 		Data: fakeLoader{}, Trainer: &fakeTrainer{}, Evaluator: fakeEval{acc: acc}, Gate: floorGate{min: 0.5},
-		Versioner: fixedVersion("1.3.0"), Tags: fakeTags{}, Releaser: rec, Pusher: rec, Verifier: rec,
+		Versioner: fixedVersion("1.3.0"), Tags: fakeTags{}, Releaser: rec, Pusher: rec, Verifier: rec, Channels: rec,
 		Commenter: rec, Statuses: rec, Summary: rec, Outputs: rec,
 	}
 }
@@ -188,8 +202,8 @@ func TestStageOrderPerMode(t *testing.T) {
 		return out
 	}
 	want := map[Mode][]string{
-		ModeRelease: cat(base, []string{"version", "release", "push", "verify"}, fin),
-		ModeTag:     cat(base, []string{"version", "release", "push", "verify"}, fin),
+		ModeRelease: cat(base, []string{"version", "release", "push", "verify", "publish"}, fin),
+		ModeTag:     cat(base, []string{"version", "release", "push", "verify", "publish"}, fin),
 		ModePR:      cat(base, []string{"push", "verify"}, fin),
 		ModeCheck:   cat(base, fin),
 	}
@@ -206,12 +220,22 @@ func TestReleaseOnPushToMain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{"release", "push", "verify", "status"}; !reflect.DeepEqual(rec.calls, want) {
+	if want := []string{"draft", "push", "verify", "publish", "channel", "status"}; !reflect.DeepEqual(rec.calls, want) {
 		t.Errorf("calls %v, want %v", rec.calls, want)
 	}
 	r := rec.releases[0]
-	if r.Tag != "v1.3.0" || r.SHA != "3333333333333333333333333333333333333333" || len(r.Assets) != 3 {
+	if r.Tag != "v1.3.0" || r.SHA != "3333333333333333333333333333333333333333" || len(r.Assets) != 3 || !r.Draft {
 		t.Errorf("release request %+v", r)
+	}
+	if pub := rec.releases[1]; pub.Draft || pub.Tag != "v1.3.0" || !pub.MakeLatest {
+		t.Errorf("publish request %+v", pub)
+	}
+	v := rec.verifies[0]
+	if v.Ref != "ghcr.io/octo/cifar@sha256:abc" || v.HeldOut == nil || v.HeldOut.N != 1 {
+		t.Errorf("verify request %+v", v)
+	}
+	if !reflect.DeepEqual(rec.channels, []string{"ghcr.io/octo/cifar@sha256:abc->candidate"}) || st.Channel != "candidate" {
+		t.Errorf("channels %v", rec.channels)
 	}
 	p := rec.pushes[0]
 	if p.Repo != "ghcr.io/octo/cifar" || !reflect.DeepEqual(p.Tags, []string{"1.3.0", "latest"}) || p.Labels["org.opencontainers.image.version"] != "1.3.0" {
@@ -265,7 +289,7 @@ func TestFinallyRunsAfterError(t *testing.T) {
 	if want := []string{"comment", "status"}; !reflect.DeepEqual(rec.calls, want) {
 		t.Errorf("calls %v, want %v", rec.calls, want)
 	}
-	if rec.statuses[0].State != "error" || !strings.HasPrefix(rec.comments[0], Marker) {
+	if rec.statuses[0].State != "error" || !strings.HasPrefix(rec.comments[0], "<!-- model-release:comment model=convnet sha=1111111111111111111111111111111111111111 -->\n") {
 		t.Errorf("status %+v, comment %q", rec.statuses[0], rec.comments[0])
 	}
 }
@@ -334,7 +358,9 @@ func TestDryRunPrintsThePlanAndWritesNothing(t *testing.T) {
 		t.Errorf("dry run called real implementations: %v", rec.calls)
 	}
 	for _, want := range []string{
-		"Would create release v1.3.0 (tag v1.3.0 at 3333333333333333333333333333333333333333",
+		"Would create draft release v1.3.0 (tag v1.3.0 at 3333333333333333333333333333333333333333",
+		"Would publish release v1.3.0 (latest true) once the pushed image is verified",
+		"Would point channel tag ghcr.io/octo/cifar:candidate at the pushed digest",
 		"model.safetensors", "metrics.json", "Release notes:",
 		"Would push image ghcr.io/octo/cifar with tags 1.3.0, latest, digest sha256:planned",
 		"org.opencontainers.image.revision=3333333333333333333333333333333333333333",
@@ -390,4 +416,75 @@ func TestDispatchUnavailableCommand(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), `command "rollback" is not available in this build`) {
 		t.Errorf("err %v", err)
 	}
+}
+
+func TestFailedDeploymentCheckKeepsTheDraft(t *testing.T) {
+	rec := &recorder{verifyErr: errors.New("predicts differently on 3 of 100 images")}
+	st, err := run(t, loadEvent(t, event.Push, "push_main.json"), deps(rec, 0.8))
+	if err == nil || exitcode.For(err) != exitcode.Error {
+		t.Fatalf("err %v", err)
+	}
+	for _, want := range []string{"verify:", "release v1.3.0 stays a draft and no channel tag was moved", "predicts differently"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q: %v", want, err)
+		}
+	}
+	if want := []string{"draft", "push", "verify", "status"}; !reflect.DeepEqual(rec.calls, want) {
+		t.Errorf("calls %v, want %v (no publish, no channel)", rec.calls, want)
+	}
+	if st.Published || st.Channel != "" || rec.statuses[0].State != "error" {
+		t.Errorf("published %v, channel %q, status %+v", st.Published, st.Channel, rec.statuses[0])
+	}
+}
+
+type failingCheck struct{ calls *int }
+
+func (c failingCheck) Name() string { return "token can write" }
+func (c failingCheck) Check(context.Context, *State) error {
+	*c.calls++
+	return errors.New("read-only token")
+}
+
+func TestWriteChecksFailBeforeTrainingButNotForForks(t *testing.T) {
+	calls := 0
+	rec := &recorder{}
+	d := deps(rec, 0.8)
+	tr := &fakeTrainer{}
+	d.Trainer = tr
+	d.WriteChecks = []Check{failingCheck{&calls}}
+	_, err := run(t, loadEvent(t, event.PullRequest, "pull_request_opened.json"), d)
+	if err == nil || !strings.Contains(err.Error(), "preflight: token can write: read-only token") || tr.epochs != 0 {
+		t.Fatalf("err %v, trained %d epochs", err, tr.epochs)
+	}
+	// A fork's run writes nothing, so its read-only token is fine.
+	if _, err := run(t, loadEvent(t, event.PullRequest, "pull_request_synchronize_fork.json"), d); err != nil {
+		t.Fatalf("fork PR failed the write checks: %v", err)
+	}
+	// A dry run drops the write checks.
+	if _, err := run(t, loadEvent(t, event.PullRequest, "pull_request_opened.json"), d.Dry(&bytes.Buffer{})); err != nil {
+		t.Fatalf("dry run failed the write checks: %v", err)
+	}
+	if calls != 1 {
+		t.Errorf("write check ran %d times, want once", calls)
+	}
+}
+
+func TestVersionGetsLabelsAndCommits(t *testing.T) {
+	rec := &recorder{}
+	d := deps(rec, 0.8)
+	v := &seenVersion{}
+	d.Versioner = v
+	if _, err := run(t, loadEvent(t, event.Push, "push_main.json"), d); err != nil {
+		t.Fatal(err)
+	}
+	if len(v.in.Commits) != 1 || v.in.Commits[0] != "feat: wider convnet (#7)" || v.in.Bump != "auto" {
+		t.Errorf("version input %+v", v.in)
+	}
+}
+
+type seenVersion struct{ in VersionInput }
+
+func (s *seenVersion) Next(_ context.Context, in VersionInput) (string, error) {
+	s.in = in
+	return "1.3.0", nil
 }

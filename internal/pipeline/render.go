@@ -6,8 +6,23 @@ import (
 	"strings"
 )
 
-// Marker starts the sticky PR comment so a re-run finds and edits it.
-const Marker = "<!-- model-release -->"
+// Marker starts the sticky PR comment so a re-run finds and edits it: the
+// model's name and the head commit, in the form the GitHub client and the
+// report package read.
+func Marker(model, sha string) string {
+	if model == "" {
+		model = "model"
+	}
+	return fmt.Sprintf("<!-- model-release:comment model=%s sha=%s -->", model, strings.ToLower(sha))
+}
+
+// ModelName names the model in the comment marker: its architecture.
+func ModelName(st *State) string {
+	if st.Metrics != nil && st.Metrics.Architecture != "" {
+		return st.Metrics.Architecture
+	}
+	return st.Config.Architecture
+}
 
 // PlainRenderer writes short reports from the State alone; the report
 // package's richer renderer replaces it when wired.
@@ -43,6 +58,19 @@ func (PlainRenderer) Render(st *State) (Reports, error) {
 			fmt.Fprintf(&b, "- %s\n", r)
 		}
 	}
+	b.WriteString(Notes(st))
+	body := b.String()
+	notes := body
+	if st.Metrics != nil {
+		notes = fmt.Sprintf("Model %s: accuracy %.2f%% on %d test images.\n\n%s", st.Tag, 100*st.Metrics.Accuracy, st.Metrics.Samples, body)
+	}
+	return Reports{Summary: body, Comment: Marker(ModelName(st), st.SHA()) + "\n" + body, ReleaseNotes: notes}, nil
+}
+
+// Notes is what a report adds about the run itself: a fork's read-only
+// token, where the run stopped, and the stages that were skipped.
+func Notes(st *State) string {
+	var b strings.Builder
 	if st.Event != nil && st.Event.IsFork() {
 		fmt.Fprintf(&b, "\nPull request from fork %s: its token is read-only, so no comment, status or image is published; the results are here.\n", st.Event.HeadRepo)
 	}
@@ -56,12 +84,7 @@ func (PlainRenderer) Render(st *State) (Reports, error) {
 		}
 		b.WriteString("\n</details>\n")
 	}
-	body := b.String()
-	notes := body
-	if st.Metrics != nil {
-		notes = fmt.Sprintf("Model %s: accuracy %.2f%% on %d test images.\n\n%s", st.Tag, 100*st.Metrics.Accuracy, st.Metrics.Samples, body)
-	}
-	return Reports{Summary: body, Comment: Marker + "\n" + body, ReleaseNotes: notes}, nil
+	return b.String()
 }
 
 func verdict(st *State) string {

@@ -23,18 +23,22 @@ func Build(sel Selection, d Deps) *Pipeline {
 	publishes := sel.Mode == ModeRelease || sel.Mode == ModeTag || sel.Mode == ModePR
 	pre := &preflightStage{checks: d.Checks, tags: d.Tags}
 	if publishes {
-		pre.checks = append(append([]Check(nil), d.Checks...), d.WriteChecks...)
+		pre.writeChecks = d.WriteChecks
 	}
 	stages := []Piper{pre, &dataStage{loader: d.Data}}
-	stages = append(stages, &modelStage{trainer: d.Trainer, log: log})
+	stages = append(stages, &modelStage{trainer: d.Trainer})
 	stages = append(stages, &evaluateStage{evaluator: d.Evaluator}, &gateStage{gate: d.Gate, baselines: d.Baselines})
 	switch sel.Mode {
 	case ModeRelease, ModeTag:
+		// The release stays a draft until the pushed image has proved it
+		// holds the evaluated model; only then is it published and the
+		// channel tag moved.
 		stages = append(stages,
 			&versionStage{versioner: d.Versioner, tags: d.Tags},
 			&releaseStage{releaser: d.Releaser, renderer: d.Renderer},
 			&pushStage{pusher: d.Pusher},
 			&verifyStage{verifier: d.Verifier},
+			&publishStage{releaser: d.Releaser, channels: d.Channels},
 		)
 	case ModePR:
 		stages = append(stages, &pushStage{pusher: d.Pusher}, &verifyStage{verifier: d.Verifier})
@@ -52,8 +56,9 @@ func Build(sel Selection, d Deps) *Pipeline {
 // --- preflight ---
 
 type preflightStage struct {
-	checks []Check
-	tags   TagChecker
+	checks      []Check
+	writeChecks []Check // only when the run will write
+	tags        TagChecker
 }
 
 func (s *preflightStage) Name() string { return "preflight" }
@@ -62,7 +67,14 @@ func (s *preflightStage) Name() string { return "preflight" }
 // permissions, an unreachable dataset, a pinned tag already used.
 func (s *preflightStage) Run(ctx context.Context, st *State) error {
 	var errs []error
-	for _, c := range s.checks {
+	checks := s.checks
+	// A fork's token is read-only by design and nothing is written for it
+	// (the comment, status and push skip): checking for writes would fail
+	// a run that is meant to only report.
+	if st.Event == nil || !st.Event.IsFork() {
+		checks = append(append([]Check(nil), checks...), s.writeChecks...)
+	}
+	for _, c := range checks {
 		if err := c.Check(ctx, st); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", c.Name(), err))
 		}
@@ -77,7 +89,7 @@ func (s *preflightStage) Run(ctx context.Context, st *State) error {
 			st.Version, st.Tag = v, tag
 		}
 	}
-	if len(errs) == 0 && len(s.checks) == 0 && st.Tag == "" {
+	if len(errs) == 0 && len(checks) == 0 && st.Tag == "" {
 		return Skip("nothing to check")
 	}
 	return errors.Join(errs...)
@@ -160,7 +172,6 @@ func (s *dataStage) Run(ctx context.Context, st *State) error {
 // modelStage trains a model, or reuses the one named by the model option.
 type modelStage struct {
 	trainer Trainer
-	log     *slog.Logger
 }
 
 func (s *modelStage) Name() string { return "train" }
@@ -187,11 +198,6 @@ func (s *modelStage) Run(ctx context.Context, st *State) error {
 	}
 	err := s.trainer.Train(ctx, st.Data, st.Config, dir, func(e metrics.Epoch) {
 		st.History = append(st.History, e)
-		// One line per epoch: readable in Actions logs, no progress bars.
-		s.log.Info(fmt.Sprintf("epoch %d/%d", e.Epoch, st.Config.Epochs),
-			"train_loss", round(e.TrainLoss), "train_acc", round(e.TrainAccuracy),
-			"val_loss", round(e.ValLoss), "val_acc", round(e.ValAccuracy),
-			"img_per_s", int(e.ImagesPerSec), "seconds", round(e.Seconds))
 	})
 	if err != nil {
 		return fmt.Errorf("training %s: %w", st.Config.Architecture, err)
@@ -200,8 +206,6 @@ func (s *modelStage) Run(ctx context.Context, st *State) error {
 	return nil
 }
 
-func round(x float64) float64 { return float64(int64(x*10000+0.5)) / 10000 }
-
 type evaluateStage struct{ evaluator Evaluator }
 
 func (s *evaluateStage) Name() string { return "evaluate" }
@@ -209,14 +213,18 @@ func (s *evaluateStage) Run(ctx context.Context, st *State) error {
 	if s.evaluator == nil {
 		return errors.New("no evaluator in this build")
 	}
-	m, err := s.evaluator.Evaluate(ctx, st.ModelDir, st.Data)
+	ev, err := s.evaluator.Evaluate(ctx, st.ModelDir, st.Data)
 	if err != nil {
 		return fmt.Errorf("evaluating %s: %w", st.ModelDir, err)
 	}
+	if ev == nil || ev.Metrics == nil {
+		return fmt.Errorf("evaluating %s: the evaluator returned no metrics", st.ModelDir)
+	}
+	m := ev.Metrics
 	if err := m.Validate(); err != nil {
 		return fmt.Errorf("evaluating %s: %w", st.ModelDir, err)
 	}
-	st.Metrics = m
+	st.Metrics, st.HeldOut = m, ev.HeldOut
 	// metrics.json beside the weights is part of the model folder contract.
 	if err := metrics.Write(filepath.Join(st.ModelDir, metrics.FileName), m); err != nil {
 		return err
@@ -267,11 +275,11 @@ func (s *versionStage) Run(ctx context.Context, st *State) error {
 	if s.versioner == nil {
 		return errors.New("no versioner in this build: set the version option")
 	}
-	var labels []string
+	in := VersionInput{Bump: st.Config.Bump, TagPrefix: st.Config.TagPrefix, SHA: st.SHA(), PR: st.PR()}
 	if st.Event != nil {
-		labels = st.Event.Labels
+		in.Labels, in.Commits = st.Event.Labels, st.Event.Commits
 	}
-	v, err := s.versioner.Next(ctx, VersionInput{Bump: st.Config.Bump, TagPrefix: st.Config.TagPrefix, Labels: labels, SHA: st.SHA()})
+	v, err := s.versioner.Next(ctx, in)
 	if err != nil {
 		return fmt.Errorf("choosing the next version (bump %s): %w", st.Config.Bump, err)
 	}
@@ -294,7 +302,7 @@ func (s *releaseStage) Run(ctx context.Context, st *State) error {
 		return Skip("release is false")
 	}
 	if s.releaser == nil {
-		return errors.New("creating GitHub Releases is not available in this build: set release to false or dry-run to true")
+		return errors.New("no GitHub client to create the release: set github-token and repository, or release to false, or dry-run to true")
 	}
 	reps, err := render(s.renderer, st)
 	if err != nil {
@@ -315,17 +323,56 @@ func (s *releaseStage) Run(ctx context.Context, st *State) error {
 			return fmt.Errorf("release asset %s is missing: %w", p, err)
 		}
 	}
-	url, err := s.releaser.Release(ctx, ReleaseRequest{
+	req := ReleaseRequest{
 		Tag: st.Tag, Version: st.Version, SHA: st.SHA(),
 		Name: st.Tag, Body: reps.ReleaseNotes, Assets: assets,
 		Prerelease: strings.Contains(st.Version, "-"),
 		MakeLatest: st.Config.MakeLatest && !strings.Contains(st.Version, "-"),
-	})
-	if err != nil {
-		return fmt.Errorf("release %s: %w", st.Tag, err)
+		Draft:      true,
 	}
-	st.ReleaseURL, st.Assets = url, assets
+	url, err := s.releaser.Release(ctx, req)
+	if err != nil {
+		return fmt.Errorf("draft release %s: %w", st.Tag, err)
+	}
+	st.ReleaseURL, st.Assets, st.Draft = url, assets, &req
 	return nil
+}
+
+// publishStage publishes the draft release and moves the first channel
+// tag (e.g. candidate) to the pushed digest, after verification passed.
+type publishStage struct {
+	releaser Releaser
+	channels ChannelTagger
+}
+
+func (s *publishStage) Name() string { return "publish" }
+func (s *publishStage) Run(ctx context.Context, st *State) error {
+	if st.Draft == nil && st.ImageRepo == "" {
+		return Skip("no release and no image to publish")
+	}
+	if st.Draft != nil {
+		req := *st.Draft
+		req.Draft = false
+		url, err := s.releaser.Release(ctx, req)
+		if err != nil {
+			return fmt.Errorf("publishing release %s: %w", st.Tag, err)
+		}
+		st.ReleaseURL, st.Published = url, true
+	}
+	ch := firstChannel(st.Config.Channels)
+	if st.ImageRepo == "" || ch == "" || s.channels == nil {
+		return nil
+	}
+	if err := s.channels.TagChannel(ctx, st.ImageRepo, st.Digest, ch); err != nil {
+		return fmt.Errorf("moving channel %s to %s: %w", ch, st.Digest, err)
+	}
+	st.Channel = ch
+	return nil
+}
+
+func firstChannel(channels string) string {
+	first, _, _ := strings.Cut(channels, ",")
+	return strings.TrimSpace(first)
 }
 
 type pushStage struct{ pusher Pusher }
@@ -339,7 +386,7 @@ func (s *pushStage) Run(ctx context.Context, st *State) error {
 		return Skip("pull request from fork %s: its token cannot push", st.Event.HeadRepo)
 	}
 	if s.pusher == nil {
-		return errors.New("pushing images is not available in this build: set push to false or dry-run to true")
+		return errors.New("no registry client to push the image: set push to false or dry-run to true")
 	}
 	repo, err := ImageRepo(st)
 	if err != nil {
@@ -356,11 +403,16 @@ func (s *pushStage) Run(ctx context.Context, st *State) error {
 		}
 	}
 	req := PushRequest{ModelDir: st.ModelDir, Repo: repo, Tags: tags, Labels: imageLabels(st)}
-	ref, digest, err := s.pusher.Push(ctx, req)
+	res, err := s.pusher.Push(ctx, req)
 	if err != nil {
 		return fmt.Errorf("pushing %s:%s: %w", repo, tags[0], err)
 	}
-	st.Image, st.Digest = ref, digest
+	st.ImageRepo = repo
+	if res.Repository != "" {
+		st.ImageRepo = res.Repository
+		st.Image = res.Repository + ":" + tags[0]
+	}
+	st.Digest = res.Digest
 	return nil
 }
 
@@ -376,24 +428,24 @@ func ImageRepo(st *State) (string, error) {
 	return strings.TrimSuffix(st.Config.Registry, "/") + "/" + strings.ToLower(repo), nil
 }
 
-// imageLabels are OCI annotations linking the image to its source and
-// results.
+// imageLabels are the OCI labels linking the image to its source and the
+// gate; the image builder adds the model's own facts (weights digest,
+// architecture, dataset digest, accuracy) from the model folder.
 func imageLabels(st *State) map[string]string {
 	l := map[string]string{
 		"org.opencontainers.image.title":    "model-release CIFAR-10 classifier",
 		"org.opencontainers.image.revision": st.SHA(),
 		"org.opencontainers.image.version":  st.Version,
+		"io.github.model-release.gate":      "",
+	}
+	if st.Gate != nil && st.Gate.Passed {
+		l["io.github.model-release.gate"] = "passed"
 	}
 	if st.Mode == ModePR {
 		l["org.opencontainers.image.version"] = fmt.Sprintf("pr-%d", st.PR())
 	}
 	if r := st.Repository(); r != "" {
 		l["org.opencontainers.image.source"] = "https://github.com/" + r
-	}
-	if st.Metrics != nil {
-		l["dev.model-release.accuracy"] = fmt.Sprintf("%.4f", st.Metrics.Accuracy)
-		l["dev.model-release.dataset-digest"] = st.Metrics.DatasetDigest
-		l["dev.model-release.architecture"] = st.Metrics.Architecture
 	}
 	for k, v := range l {
 		if v == "" {
@@ -413,8 +465,14 @@ func (s *verifyStage) Run(ctx context.Context, st *State) error {
 	if s.verifier == nil {
 		return Skip("no verifier in this build")
 	}
-	if err := s.verifier.Verify(ctx, st.Image, st.ModelDir); err != nil {
-		return fmt.Errorf("pulled image %s does not match the local model: %w", st.Image, err)
+	ref := st.ImageRepo + "@" + st.Digest
+	err := s.verifier.Verify(ctx, VerifyRequest{Ref: ref, Digest: st.Digest, ModelDir: st.ModelDir, HeldOut: st.HeldOut})
+	if err != nil {
+		what := "do not use it"
+		if st.Draft != nil {
+			what = fmt.Sprintf("release %s stays a draft and no channel tag was moved", st.Tag)
+		}
+		return fmt.Errorf("the pushed image %s does not hold the evaluated model (%s): %w", ref, what, err)
 	}
 	st.Verified = true
 	return nil
@@ -494,7 +552,7 @@ func (s *statusStage) Run(ctx context.Context, st *State) error {
 	case s.poster == nil:
 		return Skip("no GitHub client")
 	}
-	req := StatusRequest{SHA: st.SHA(), Context: StatusContext, TargetURL: st.ReleaseURL}
+	req := StatusRequest{SHA: st.SHA(), Context: StatusContext, TargetURL: st.ReleaseURL, Summary: st.Reports.Summary}
 	var gf *GateFailedError
 	switch {
 	case errors.As(st.Failure, &gf):

@@ -18,6 +18,7 @@ type State struct {
 	History  []metrics.Epoch
 
 	Metrics      *metrics.Metrics
+	HeldOut      *HeldOut         // evaluation images and probabilities, for the deployment check
 	Baseline     *metrics.Metrics // nil when there is none
 	BaselineName string           // e.g. "v1.2.0" or a file name
 	Gate         *Decision
@@ -26,10 +27,14 @@ type State struct {
 	Tag     string // with prefix, e.g. v1.3.0
 
 	ReleaseURL string
-	Assets     []string // files attached to the release
-	Image      string   // repository:tag pushed
-	Digest     string   // sha256:...
+	Assets     []string        // files attached to the release
+	Draft      *ReleaseRequest // the draft release awaiting publication
+	Published  bool            // the release is published (not a draft)
+	ImageRepo  string          // repository the image was pushed to
+	Image      string          // repository:tag pushed
+	Digest     string          // sha256:...
 	Verified   bool
+	Channel    string // channel tag moved to the digest, e.g. candidate
 
 	Reports    Reports
 	CommentURL string

@@ -475,6 +475,10 @@ func (h *handler) route() {
 		h.upload(seg[2], seg[3], seg[5])
 		return
 	}
+	if len(seg) == 3 && seg[0] == "repos" && m == http.MethodGet {
+		h.repository(seg[1], seg[2])
+		return
+	}
 	if len(seg) < 4 || seg[0] != "repos" {
 		h.notFound()
 		return
@@ -1034,4 +1038,15 @@ func (h *handler) applyCheck(c *CheckRun, status, conclusion, details, completed
 		return false
 	}
 	return true
+}
+
+// repository answers GET /repos/{owner}/{repo}. As on GitHub, permissions
+// are reported for a user's token (push false when ReadOnly) and left out
+// for the Actions token.
+func (h *handler) repository(owner, repo string) {
+	r := map[string]any{"full_name": owner + "/" + repo, "name": repo, "default_branch": "main", "owner": map[string]any{"login": owner}}
+	if !h.s.actionsToken {
+		r["permissions"] = map[string]bool{"admin": false, "maintain": false, "push": !h.s.readOnly, "triage": !h.s.readOnly, "pull": true}
+	}
+	h.ok(r)
 }
