@@ -17,7 +17,7 @@ var trainOptions = []string{
 	"config", "work-dir", "data", "cache-dir", "validation-split",
 	"architecture", "epochs", "batch-size", "learning-rate", "optimizer", "momentum",
 	"weight-decay", "schedule", "warmup-epochs", "augment", "patience", "seed",
-	"resume", "kernels", "threads",
+	"resume", "kernels", "threads", "device",
 }
 
 func newTrainCmd(a *app) *cobra.Command {

@@ -24,6 +24,7 @@ import (
 	"github.com/model-release/model-release/internal/config"
 	"github.com/model-release/model-release/internal/dataset"
 	"github.com/model-release/model-release/internal/evaluate"
+	"github.com/model-release/model-release/internal/kernels"
 	"github.com/model-release/model-release/internal/metrics"
 	"github.com/model-release/model-release/internal/model"
 )
@@ -93,6 +94,17 @@ func Run(ctx context.Context, cfg config.Config, data Data, opts Options) (*Resu
 	layers, err := model.NewLayers(cfg.Kernels)
 	if err != nil {
 		return nil, fmt.Errorf("option \"kernels\": %w", err)
+	}
+	// The GPU runs this project's own ops, so it needs the fast kernels;
+	// auto falls back to the CPU (and says why), gpu without one is an error.
+	if cfg.Device == "gpu" && cfg.Kernels != "fast" {
+		return nil, fmt.Errorf("option \"device\": gpu needs --kernels fast (gorgonia's stock ops run on the CPU only)")
+	}
+	if cfg.Kernels == "fast" {
+		if _, err := kernels.SelectDevice(cfg.Device, log); err != nil {
+			return nil, fmt.Errorf("option \"device\": %w", err)
+		}
+		defer kernels.ReleaseDevice()
 	}
 	if cfg.Threads > 0 {
 		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(cfg.Threads))

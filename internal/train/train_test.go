@@ -12,6 +12,7 @@ import (
 
 	"github.com/model-release/model-release/internal/config"
 	"github.com/model-release/model-release/internal/dataset"
+	"github.com/model-release/model-release/internal/gpu"
 	"github.com/model-release/model-release/internal/model"
 )
 
@@ -246,5 +247,30 @@ func TestEarlyStopping(t *testing.T) {
 	}
 	if !res.StoppedEarly || len(res.History) != 2 {
 		t.Errorf("stopped early=%v after %d epochs, want true after 2", res.StoppedEarly, len(res.History))
+	}
+}
+
+// The device choice: gpu without a usable GPU is an error before any
+// training, never a silent CPU run; stock kernels cannot run on the GPU.
+func TestDeviceSelection(t *testing.T) {
+	data := subset(sample(t), 64)
+	cfg := smallConfig(t)
+	cfg.Epochs = 1
+	cfg.Device = "gpu"
+	cfg.Kernels = "stock"
+	if _, err := Run(context.Background(), cfg, data, Options{}); err == nil || !strings.Contains(err.Error(), "--kernels fast") {
+		t.Errorf("gpu with stock kernels: err = %v", err)
+	}
+	if _, err := gpu.Probe(); err == nil {
+		t.Skip("a GPU is present: the no-GPU error path cannot be checked here")
+	}
+	cfg.Kernels = "fast"
+	_, err := Run(context.Background(), cfg, data, Options{})
+	if err == nil || !strings.Contains(err.Error(), `option "device"`) {
+		t.Errorf("gpu without a GPU: err = %v, want an error naming the device option", err)
+	}
+	cfg.Device = "auto"
+	if _, err := Run(context.Background(), cfg, data, Options{}); err != nil {
+		t.Errorf("auto without a GPU should train on the CPU: %v", err)
 	}
 }

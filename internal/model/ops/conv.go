@@ -142,7 +142,7 @@ func (op *convOp) UsePreallocDo(prealloc gorgonia.Value, inputs ...gorgonia.Valu
 		return nil, err
 	}
 	out := op.out.pick(prealloc, s.yShape(), inputs...)
-	if err := kernels.ConvForward(s.p, x, w, b, out.Float32s(), op.relu, &s.ws); err != nil {
+	if err := kernels.DeviceConvForward(s.p, x, w, b, out.Float32s(), op.relu, &s.ws); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -222,7 +222,7 @@ func (op *convDataOp) UsePreallocDo(prealloc gorgonia.Value, inputs ...gorgonia.
 		return nil, err
 	}
 	out := op.out.pick(prealloc, op.s.xShape(), inputs...)
-	if err := kernels.ConvBackwardData(op.s.p, w, dy, out.Float32s(), &op.s.ws); err != nil {
+	if err := kernels.DeviceConvBackwardData(op.s.p, w, dy, out.Float32s(), &op.s.ws); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -263,7 +263,7 @@ func (op *convFilterOp) UsePreallocDo(prealloc gorgonia.Value, inputs ...gorgoni
 		return nil, err
 	}
 	out := op.out.pick(prealloc, op.s.wShape(), inputs...)
-	if err := kernels.ConvBackwardFilter(op.s.p, x, dy, out.Float32s(), nil, &op.s.ws); err != nil {
+	if err := kernels.DeviceConvBackwardFilter(op.s.p, x, dy, out.Float32s(), nil, &op.s.ws); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -300,7 +300,7 @@ func (op *biasGradOp) UsePreallocDo(prealloc gorgonia.Value, inputs ...gorgonia.
 		return nil, err
 	}
 	out := op.out.pick(prealloc, op.s.bShape, inputs...)
-	if err := kernels.BiasGrad(op.s.p.N, op.s.p.O, op.s.p.OutH()*op.s.p.OutW(), dy, out.Float32s()); err != nil {
+	if err := kernels.DeviceBiasGrad(op.s.p.N, op.s.p.O, op.s.p.OutH()*op.s.p.OutW(), dy, out.Float32s()); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -342,6 +342,8 @@ func (op *reluGradOp) UsePreallocDo(prealloc gorgonia.Value, inputs ...gorgonia.
 		return nil, err
 	}
 	out := op.out.pick(prealloc, op.shape, inputs...)
-	kernels.ReLUGrad(y, dy, out.Float32s())
+	if err := kernels.DeviceReLUGrad(y, dy, out.Float32s()); err != nil {
+		return nil, err
+	}
 	return out, nil
 }

@@ -84,7 +84,7 @@ func (op *maxPoolOp) UsePreallocDo(prealloc gorgonia.Value, inputs ...gorgonia.V
 		op.argmax = make([]int32, op.p.OutLen())
 	}
 	out := op.out.pick(prealloc, op.yShape(), inputs...)
-	if err := kernels.MaxPoolForward(op.p, x, out.Float32s(), op.argmax); err != nil {
+	if err := kernels.DeviceMaxPoolForward(op.p, x, out.Float32s(), op.argmax); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -139,7 +139,7 @@ func (op *maxPoolGradOp) UsePreallocDo(prealloc gorgonia.Value, inputs ...gorgon
 		return nil, fmt.Errorf("%v: the forward pool has not run yet, so there is no argmax to route through", op)
 	}
 	out := op.out.pick(prealloc, op.fwd.xShape(), inputs...)
-	if err := kernels.MaxPoolBackward(op.fwd.p, op.fwd.argmax, dy, out.Float32s()); err != nil {
+	if err := kernels.DeviceMaxPoolBackward(op.fwd.p, op.fwd.argmax, dy, out.Float32s()); err != nil {
 		return nil, err
 	}
 	return out, nil
