@@ -23,6 +23,7 @@ func main() {
 	flag.IntVar(&cfg.Threads, "threads", runtime.NumCPU(), "worker threads (GOMAXPROCS)")
 	images := flag.Int("images", 1024, "random images to train on (one epoch)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile to this file")
+	alloc := flag.Bool("alloc", false, "also print the steady-state heap allocation per training step (bytes)")
 	flag.Parse()
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
@@ -41,5 +42,43 @@ func main() {
 		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
-	fmt.Printf("%.1f\n", ips)
+	if !*alloc {
+		fmt.Printf("%.1f\n", ips)
+		return
+	}
+	perStep, err := steadyAllocPerStep(cfg, *images)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "train-bench:", err)
+		os.Exit(1)
+	}
+	fmt.Printf("%.1f %.0f\n", ips, perStep)
+}
+
+// steadyAllocPerStep measures heap bytes allocated by a training epoch of n
+// and of 2n images; the difference divided by the extra steps is what one
+// more step costs once buffers exist, without the one-off set-up.
+func steadyAllocPerStep(cfg config.Config, n int) (float64, error) {
+	measure := func(images int) (uint64, error) {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		if _, err := train.Benchmark(context.Background(), cfg, images); err != nil {
+			return 0, err
+		}
+		runtime.ReadMemStats(&after)
+		return after.TotalAlloc - before.TotalAlloc, nil
+	}
+	a, err := measure(n)
+	if err != nil {
+		return 0, err
+	}
+	b, err := measure(2 * n)
+	if err != nil {
+		return 0, err
+	}
+	steps := float64((2*n+cfg.BatchSize-1)/cfg.BatchSize - (n+cfg.BatchSize-1)/cfg.BatchSize)
+	if b < a || steps <= 0 {
+		return 0, nil
+	}
+	return float64(b-a) / steps, nil
 }

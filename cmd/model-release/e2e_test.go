@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/model-release/model-release/internal/exitcode"
 	"github.com/model-release/model-release/internal/github/githubtest"
+	"github.com/model-release/model-release/internal/promote"
 	"github.com/model-release/model-release/internal/registry/registrytest"
 )
 
@@ -71,6 +74,7 @@ func (e *e2e) run(eventName, fixture, sha, ref string, inputs map[string]string)
 		"GITHUB_STEP_SUMMARY": sum,
 		"GITHUB_SERVER_URL":   "https://github.com",
 		"GITHUB_RUN_ID":       "42",
+		"GITHUB_ACTOR":        "octocat",
 		"SOURCE_DATE_EPOCH":   "1700000000",
 		"INPUT_GITHUB-TOKEN":  githubtest.DefaultToken,
 		"INPUT_ARCHITECTURE":  "seed",
@@ -192,7 +196,9 @@ func TestActionEndToEnd(t *testing.T) {
 		if tag == "" || rel.outputs["version"] == "" || !strings.Contains(rel.outputs["release-url"], "/releases/") {
 			t.Fatalf("release outputs %v", rel.outputs)
 		}
-		checkRelease(t, e, tag, mainSHA)
+		if rec := checkRelease(t, e, tag, mainSHA); rec.Digest != rel.outputs["digest"] {
+			t.Errorf("release.json of %s names digest %s, the run pushed %s", tag, rec.Digest, rel.outputs["digest"])
+		}
 		labels, digest := registrytest.Labels(t, repo+":"+rel.outputs["version"])
 		if digest != rel.outputs["digest"] || labels["org.opencontainers.image.version"] != rel.outputs["version"] || labels["io.github.model-release.gate"] != "passed" {
 			t.Errorf("release image %s labels %v", digest, labels)
@@ -228,14 +234,16 @@ func TestActionEndToEnd(t *testing.T) {
 		}
 	}
 	ghTags := e.gh.Tags()
-	if len(ghTags) != 3 || ghTags[tag] != mainSHA || ghTags["v2.0.0"] != tagSHA || ghTags["v2.0.1"] != dispatch {
+	// The channel history's release adds its one tag, at the first release.
+	if len(ghTags) != 4 || ghTags[promote.HistoryTag] != mainSHA || ghTags[tag] != mainSHA || ghTags["v2.0.0"] != tagSHA || ghTags["v2.0.1"] != dispatch {
 		t.Errorf("git tags %v", ghTags)
 	}
 }
 
 // checkRelease asserts one published release for tag at sha with the
-// model's files and their checksums.
-func checkRelease(t *testing.T, e *e2e, tag, sha string) {
+// model's files, their checksums and a release.json that allows its
+// promotion, and returns that record.
+func checkRelease(t *testing.T, e *e2e, tag, sha string) promote.Record {
 	t.Helper()
 	var found []githubtest.Release
 	for _, r := range e.gh.Releases() {
@@ -255,12 +263,26 @@ func checkRelease(t *testing.T, e *e2e, tag, sha string) {
 		names = append(names, a.Name)
 	}
 	sort.Strings(names)
-	if want := []string{"MODEL_CARD.md", "SHA256SUMS", "metrics.json", "model.json", "model.safetensors"}; !reflect.DeepEqual(names, want) {
+	if want := []string{"MODEL_CARD.md", "SHA256SUMS", "metrics.json", "model.json", "model.safetensors", promote.RecordAsset}; !reflect.DeepEqual(names, want) {
 		t.Errorf("release %s assets %v, want %v", tag, names, want)
 	}
 	if !strings.Contains(r.Body, "seed") {
 		t.Errorf("release %s notes do not name the model:\n%s", tag, r.Body)
 	}
+	var rec promote.Record
+	for _, a := range r.Assets {
+		if a.Name == promote.RecordAsset {
+			var err error
+			if rec, err = promote.ParseRecord(a.Data); err != nil {
+				t.Fatalf("release %s: %v", tag, err)
+			}
+		}
+	}
+	if rec.Tag != tag || rec.Commit != sha || !strings.HasPrefix(rec.Digest, "sha256:") || !strings.HasSuffix(rec.Image, "/octo/cifar") ||
+		rec.Accuracy <= 0 || len(rec.Problems()) != 0 || !strings.Contains(rec.DeployCheck.Detail, "held-out images") {
+		t.Errorf("release %s record %+v (problems %v)", tag, rec, rec.Problems())
+	}
+	return rec
 }
 
 func checkRunsFor(s *githubtest.Server, sha string) []githubtest.CheckRun {
@@ -297,5 +319,104 @@ func TestActionPreflightFailsBeforeTraining(t *testing.T) {
 	r = e.run("pull_request", "pull_request_opened.json", "merge-sha", "refs/pull/7/merge", map[string]string{"data": filepath.Join(e.work, "nope")})
 	if r.err == nil || !strings.Contains(r.err.Error(), "preflight: dataset reachable") {
 		t.Fatalf("err %v", r.err)
+	}
+}
+
+// history reads the channel history through the history command.
+func (e *e2e) history() promote.View {
+	t := e.t
+	t.Helper()
+	env := map[string]string{"GITHUB_TOKEN": githubtest.DefaultToken, "GITHUB_REPOSITORY": "octo/cifar", "GITHUB_API_URL": e.gh.URL}
+	out, errOut, code := runCLI(t, env, "history", "--json")
+	if code != 0 {
+		t.Fatalf("history: exit %d %s", code, errOut)
+	}
+	var v promote.View
+	if err := json.Unmarshal([]byte(out), &v); err != nil {
+		t.Fatalf("history --json: %v\n%s", err, out)
+	}
+	return v
+}
+
+func movesOf(v promote.View) []string {
+	var out []string
+	for _, m := range v.Moves {
+		out = append(out, fmt.Sprintf("%s %s %s->%s by %s: %s", m.Kind, m.Channel, m.From, m.Version, m.Actor, m.Reason))
+	}
+	return out
+}
+
+// A release promotes itself to candidate through the channel history; a
+// workflow_dispatch promote moves stable and marks the release latest;
+// re-running either changes nothing.
+func TestActionReleaseThenDispatchPromote(t *testing.T) {
+	e := newE2E(t)
+	e.gh.SetPR(githubtest.PR{Number: 7, HeadSHA: prSHA, Labels: []string{"minor"}})
+	repo := e.registry + "/octo/cifar"
+	first := e.run("push", "push_main.json", mainSHA, "refs/heads/main", nil)
+	if first.err != nil || first.outputs["tag"] != "v0.1.0" {
+		t.Fatalf("release: %v, outputs %v", first.err, first.outputs)
+	}
+	trained := map[string]string{"model": first.model}
+	// The same commit and model again: the same image, nothing to record.
+	if again := e.run("push", "push_main.json", mainSHA, "refs/heads/main", trained); again.err != nil || again.outputs["digest"] != first.outputs["digest"] {
+		t.Fatalf("re-run: %v, digest %s, want %s", again.err, again.outputs["digest"], first.outputs["digest"])
+	}
+	// A later release becomes latest and candidate.
+	next := e.run("workflow_dispatch", "workflow_dispatch.json", dispatch, "refs/heads/main", trained)
+	if next.err != nil || next.outputs["tag"] != "v0.1.1" {
+		t.Fatalf("second release: %v, outputs %v", next.err, next.outputs)
+	}
+	want := []string{
+		"promote candidate ->0.1.0 by octocat: release v0.1.0",
+		"promote candidate 0.1.0->0.1.1 by octocat: release v0.1.1",
+	}
+	if got := movesOf(e.history()); !reflect.DeepEqual(got, want) {
+		t.Fatalf("history after the releases:\n got %q\nwant %q", got, want)
+	}
+
+	promoteInputs := map[string]string{"command": "promote", "version": "v0.1.0", "to": "stable", "reason": "canary looks good"}
+	pr := e.run("workflow_dispatch", "workflow_dispatch.json", dispatch, "refs/heads/main", promoteInputs)
+	if pr.err != nil || !strings.Contains(pr.stdout, "stable: (none) -> 0.1.0\n") {
+		t.Fatalf("dispatch promote: %v\n%s", pr.err, pr.stdout)
+	}
+	if _, d := registrytest.Labels(t, repo+":stable"); d != first.outputs["digest"] {
+		t.Errorf("stable is at %s, want v0.1.0's digest %s", d, first.outputs["digest"])
+	}
+	for _, r := range e.gh.Releases() {
+		if r.Latest != (r.Tag == "v0.1.0") {
+			t.Errorf("release %s latest %v; want only v0.1.0 latest", r.Tag, r.Latest)
+		}
+	}
+	want = append(want, "promote stable ->0.1.0 by octocat: canary looks good")
+	v := e.history()
+	if got := movesOf(v); !reflect.DeepEqual(got, want) {
+		t.Fatalf("history after the promotion:\n got %q\nwant %q", got, want)
+	}
+	for _, row := range v.Versions {
+		if row.Version == "0.1.0" && strings.Join(row.Channels, ",") != "stable" {
+			t.Errorf("history shows 0.1.0 on %v, want stable", row.Channels)
+		}
+	}
+
+	// The same dispatch again: nothing moves, nothing is recorded.
+	requests := len(e.gh.Requests())
+	again := e.run("workflow_dispatch", "workflow_dispatch.json", dispatch, "refs/heads/main", promoteInputs)
+	if again.err != nil || !strings.Contains(again.stdout, "(already there, nothing changed)") {
+		t.Fatalf("second dispatch: %v\n%s", again.err, again.stdout)
+	}
+	for _, q := range e.gh.Requests()[requests:] {
+		if q.Method != "GET" {
+			t.Errorf("the no-op dispatch wrote: %s %s", q.Method, q.Path)
+		}
+	}
+	if got := movesOf(e.history()); !reflect.DeepEqual(got, want) {
+		t.Errorf("history after the second dispatch:\n got %q\nwant %q", got, want)
+	}
+
+	// promote without a version is a usage error naming the input.
+	bad := e.run("workflow_dispatch", "workflow_dispatch.json", dispatch, "refs/heads/main", map[string]string{"command": "promote", "to": "stable"})
+	if exitcode.For(bad.err) != exitcode.Usage || !strings.Contains(bad.err.Error(), "version input") {
+		t.Errorf("promote without version: %v", bad.err)
 	}
 }

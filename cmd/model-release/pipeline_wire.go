@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"os"
@@ -23,6 +25,7 @@ import (
 	"github.com/model-release/model-release/internal/metrics"
 	"github.com/model-release/model-release/internal/model"
 	"github.com/model-release/model-release/internal/pipeline"
+	"github.com/model-release/model-release/internal/promote"
 	"github.com/model-release/model-release/internal/registry"
 	"github.com/model-release/model-release/internal/report"
 	"github.com/model-release/model-release/internal/train"
@@ -51,7 +54,9 @@ func (a *app) pipelineDeps(cfg config.Config) (pipeline.Deps, error) {
 
 	pusher := registry.NewPusher(a.registryOptions(cfg)...)
 	img := &imageAdapter{p: pusher, cfg: cfg, env: a.env}
-	d.Pusher, d.Channels = img, img
+	channels := &channelMover{tagger: img}
+	d.Pusher, d.Channels, d.Recorder = img, channels, releaseRecorder{}
+	d.Commands = a.dispatchCommands()
 	d.Verifier = &verifierAdapter{p: pusher, workDir: cfg.WorkDir}
 	if cfg.Push {
 		d.WriteChecks = append(d.WriteChecks, pipeline.CheckFunc{Label: "registry accepts a push", Fn: func(ctx context.Context, st *pipeline.State) error {
@@ -68,10 +73,17 @@ func (a *app) pipelineDeps(cfg config.Config) (pipeline.Deps, error) {
 		if err != nil {
 			return d, fmt.Errorf("github client: %w", err)
 		}
-		ga.fetcher = ReleaseBaselineFetcher(gh)
+		ga.fetcher, ga.releases = ReleaseBaselineFetcher(gh), gh
 		d.Tags = gh
 		d.Versioner = versioner{tags: gh, prs: gh}
 		d.Releaser = ghReleaser{gh: gh, cleanup: cfg.Cleanup}
+		channels.promoter = func(ctx context.Context, image string) *promote.Promoter {
+			return &promote.Promoter{
+				GitHub: gh, Images: pusher, Store: promote.ReleaseStore{GitHub: gh},
+				Image: image, Channels: cfg.ChannelList(), TagPrefix: cfg.TagPrefix,
+				Actor: a.actor(ctx, gh), Log: a.log,
+			}
+		}
 		d.Commenter = ghCommenter{gh: gh}
 		d.Statuses = ghStatuser{gh: gh, runURL: a.runURL()}
 		if cfg.Release {
@@ -233,15 +245,20 @@ func (r *recordingPredictor) Predict(images []uint8, n int) ([]float32, error) {
 type gateAdapter struct {
 	policy   gate.Policy
 	fetcher  gate.ReleaseAssetFetcher // nil without a GitHub client
+	releases releaseLister            // nil without a GitHub client
 	baseline gate.Baseline
 	decision *gate.Decision
 }
 
-func (g *gateAdapter) Baseline(ctx context.Context, spec string) (*metrics.Metrics, string, error) {
+func (g *gateAdapter) Baseline(ctx context.Context, spec, sha string) (*metrics.Metrics, string, error) {
+	fetcher := g.fetcher
+	if g.releases != nil && sha != "" {
+		fetcher = priorReleases{f: g.fetcher, gh: g.releases, sha: sha}
+	}
 	if spec == "none" {
 		g.baseline = gate.NoBaseline()
 	} else {
-		g.baseline = gate.ResolveBaseline(ctx, spec, g.fetcher)
+		g.baseline = gate.ResolveBaseline(ctx, spec, fetcher)
 	}
 	return g.baseline.Metrics, g.baseline.Name, nil
 }
@@ -262,6 +279,58 @@ func (g *gateAdapter) Check(m, _ *metrics.Metrics) (pipeline.Decision, error) {
 	}
 	out.Reasons = append(out.Reasons, d.Warnings...)
 	return out, nil
+}
+
+type releaseLister interface {
+	GetRelease(ctx context.Context, tag string) (github.Release, error)
+	ListReleases(ctx context.Context) ([]github.Release, error)
+}
+
+// priorReleases makes "latest" mean the latest release not made from
+// this commit. On a re-run of a release, the latest release is the one
+// being re-made: gating the model against itself would change its
+// reports and model card, so the image digest, and the re-run would move
+// the channel to a new digest instead of changing nothing.
+type priorReleases struct {
+	f   gate.ReleaseAssetFetcher
+	gh  releaseLister
+	sha string
+}
+
+func (p priorReleases) FetchReleaseAsset(ctx context.Context, tag, name string) ([]byte, error) {
+	if tag != "" {
+		return p.f.FetchReleaseAsset(ctx, tag, name)
+	}
+	latest, err := p.gh.GetRelease(ctx, "")
+	if err != nil || latest.Target != p.sha {
+		return p.f.FetchReleaseAsset(ctx, "", name) // the ordinary lookup, errors included
+	}
+	rels, err := p.gh.ListReleases(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("listing releases for the one before %s: %w", latest.Tag, err)
+	}
+	var prior *github.Release
+	for i, r := range rels {
+		if r.Draft || r.Prerelease || r.Target == p.sha || !hasAsset(r, name) {
+			continue
+		}
+		if prior == nil || r.Created.After(prior.Created) {
+			prior = &rels[i]
+		}
+	}
+	if prior == nil {
+		return nil, fmt.Errorf("no published release before %s, made from this commit: %w", latest.Tag, fs.ErrNotExist)
+	}
+	return p.f.FetchReleaseAsset(ctx, prior.Tag, name)
+}
+
+func hasAsset(r github.Release, name string) bool {
+	for _, a := range r.Assets {
+		if a.Name == name {
+			return true
+		}
+	}
+	return false
 }
 
 type tagLister interface {
@@ -447,8 +516,58 @@ func (i *imageAdapter) Digest(ctx context.Context, q pipeline.PushRequest) (stri
 	return art.Digest()
 }
 
-func (i *imageAdapter) TagChannel(ctx context.Context, repo, digest, channel string) error {
+func (i *imageAdapter) tagChannel(ctx context.Context, repo, digest, channel string) error {
 	return i.p.Tag(ctx, repo, digest, channel)
+}
+
+// channelMover moves the first channel after a release. A published
+// release goes through promotion, as "model-release promote" would: the
+// same checks of its release.json, the same tag move, and one entry in the
+// channel history (none when a re-run finds the channel already there).
+// Without a GitHub client or a published release there is no record to
+// check nor history to write: only the tag moves.
+type channelMover struct {
+	tagger   *imageAdapter
+	promoter func(ctx context.Context, image string) *promote.Promoter // nil without a GitHub client
+}
+
+func (c *channelMover) TagChannel(ctx context.Context, r pipeline.ChannelRequest) error {
+	if !r.Published || c.promoter == nil {
+		return c.tagger.tagChannel(ctx, r.Repo, r.Digest, r.Channel)
+	}
+	res, err := c.promoter(ctx, r.Repo).Promote(ctx, promote.Request{Version: r.Tag, Channel: r.Channel, Reason: r.Reason})
+	if err != nil {
+		return err
+	}
+	if res.Move.Digest != r.Digest {
+		return fmt.Errorf("%s of %s names digest %s, not the pushed %s", promote.RecordAsset, r.Tag, res.Move.Digest, r.Digest)
+	}
+	return nil
+}
+
+// releaseRecorder writes release.json (promote.Record), which promote
+// reads to allow a version onto a channel.
+type releaseRecorder struct{}
+
+func (releaseRecorder) Record(st *pipeline.State) ([]byte, error) {
+	r := promote.Record{
+		Version: st.Version, Tag: st.Tag, Commit: st.SHA(), Image: st.ImageRepo, Digest: st.Digest,
+		DeployCheck: promote.Check{Ran: st.Verified, Passed: st.Verified, Detail: st.VerifyDetail},
+	}
+	if st.Metrics != nil {
+		r.Accuracy = st.Metrics.Accuracy
+	}
+	if g := st.Gate; g != nil {
+		r.Gate = promote.Check{Ran: true, Passed: g.Passed, Detail: strings.Join(g.Reasons, "; ")}
+		if r.Gate.Detail == "" && st.Metrics != nil {
+			r.Gate.Detail = fmt.Sprintf("accuracy %.2f%%", 100*st.Metrics.Accuracy)
+		}
+	}
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '\n'), nil
 }
 
 // verifierAdapter pulls the pushed image by digest and runs the deployment

@@ -11,6 +11,7 @@ import (
 	"github.com/model-release/model-release/internal/config"
 	"github.com/model-release/model-release/internal/exitcode"
 	"github.com/model-release/model-release/internal/github"
+	"github.com/model-release/model-release/internal/pipeline"
 	"github.com/model-release/model-release/internal/promote"
 	"github.com/model-release/model-release/internal/registry"
 )
@@ -45,19 +46,7 @@ The move goes to stdout as "channel: from -> to".`,
 			if err != nil {
 				return err
 			}
-			if cfg.To == "" {
-				return exitcode.AsUsage(errors.New("--to is required: the channel to move, one of " + cfg.Channels))
-			}
-			p, err := a.promoter(cmd.Context(), cfg)
-			if err != nil {
-				return err
-			}
-			res, err := p.Promote(cmd.Context(), promote.Request{Version: args[0], Channel: cfg.To, Reason: cfg.Reason, Force: cfg.Force})
-			if err != nil {
-				return err
-			}
-			printMove(a.stdout, res)
-			return nil
+			return a.runPromote(cmd.Context(), cfg, args[0])
 		},
 	}
 	fl.Bind(cmd.Flags(), append(promoteFlags, "to", "reason", "force")...)
@@ -80,20 +69,62 @@ like a promotion (--force with --reason overrides).`,
 			if err != nil {
 				return err
 			}
-			p, err := a.promoter(cmd.Context(), cfg)
-			if err != nil {
-				return err
-			}
-			res, err := p.Rollback(cmd.Context(), promote.RollbackRequest{Channel: cfg.Channel, To: cfg.To, Reason: cfg.Reason, Force: cfg.Force})
-			if err != nil {
-				return err
-			}
-			printMove(a.stdout, res)
-			return nil
+			return a.runRollback(cmd.Context(), cfg)
 		},
 	}
 	fl.Bind(cmd.Flags(), append(promoteFlags, "channel", "to", "reason", "force")...)
 	return cmd
+}
+
+// runPromote points cfg.To at version: the promote command, and the action's
+// command promote (version from the version input).
+func (a *app) runPromote(ctx context.Context, cfg config.Config, version string) error {
+	if cfg.To == "" {
+		return exitcode.AsUsage(errors.New("--to is required: the channel to move, one of " + cfg.Channels))
+	}
+	p, err := a.promoter(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	res, err := p.Promote(ctx, promote.Request{Version: version, Channel: cfg.To, Reason: cfg.Reason, Force: cfg.Force})
+	if err != nil {
+		return err
+	}
+	printMove(a.stdout, res)
+	return nil
+}
+
+// runRollback moves cfg.Channel back: the rollback command and the action's
+// command rollback.
+func (a *app) runRollback(ctx context.Context, cfg config.Config) error {
+	p, err := a.promoter(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	res, err := p.Rollback(ctx, promote.RollbackRequest{Channel: cfg.Channel, To: cfg.To, Reason: cfg.Reason, Force: cfg.Force})
+	if err != nil {
+		return err
+	}
+	printMove(a.stdout, res)
+	return nil
+}
+
+// dispatchCommands are the channel commands the action runs for
+// workflow_dispatch (command promote, rollback, prune), the same functions
+// as the CLI commands.
+func (a *app) dispatchCommands() map[string]pipeline.Command {
+	return map[string]pipeline.Command{
+		"promote": pipeline.CommandFunc(func(ctx context.Context, cfg config.Config) error {
+			if cfg.Version == "" {
+				return exitcode.AsUsage(errors.New(`command promote needs the version input: the release to promote, e.g. v1.2.0 (and "to": the channel)`))
+			}
+			return a.runPromote(ctx, cfg, cfg.Version)
+		}),
+		"rollback": pipeline.CommandFunc(a.runRollback),
+		"prune": pipeline.CommandFunc(func(ctx context.Context, cfg config.Config) error {
+			return a.runPrune(ctx, cfg, cfg.PruneReleases)
+		}),
+	}
 }
 
 func printMove(w io.Writer, res promote.Result) {

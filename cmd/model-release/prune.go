@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -35,40 +36,44 @@ Without --apply it only prints the plan.`,
 			if err != nil {
 				return err
 			}
-			ctx := cmd.Context()
-			pe, err := a.promoteEnv(cfg)
-			if err != nil {
-				return err
-			}
-			var images promote.ImageStore = promote.RegistryImages{Registry: pe.pusher, Image: pe.image}
-			if strings.HasPrefix(pe.image, "ghcr.io/") {
-				images = promote.GHCRImages{Packages: pe.gh, Registry: pe.pusher, Image: pe.image}
-			}
-			p := &promote.Pruner{
-				GitHub: pe.gh, Images: images, PRs: promote.GitHubPRs{GitHub: pe.gh},
-				Policy:    retention.Policy{KeepDays: cfg.KeepDays, KeepLast: cfg.KeepLast},
-				TagPrefix: cfg.TagPrefix, Channels: cfg.ChannelList(), Log: a.log,
-			}
-			h, err := promote.ReleaseStore{GitHub: pe.gh}.Load(ctx)
-			if err != nil {
-				return err
-			}
-			plan, err := p.Plan(ctx, h)
-			if err != nil {
-				return err
-			}
-			releases = releases || cfg.PruneReleases
-			if err := plan.Write(a.stdout, releases); err != nil {
-				return err
-			}
-			if !cfg.Apply || cfg.DryRun {
-				a.log.Info("dry run: nothing deleted; pass --apply to act on the plan")
-				return nil
-			}
-			return p.Apply(ctx, plan, releases)
+			return a.runPrune(cmd.Context(), cfg, releases || cfg.PruneReleases)
 		},
 	}
 	fl.Bind(cmd.Flags(), append(promoteFlags, "keep-days", "keep-last", "apply", "prune-releases")...)
 	cmd.Flags().BoolVar(&releases, "releases", false, "also delete the GitHub Releases of pruned versions (same as --prune-releases)")
 	return cmd
+}
+
+// runPrune prints the retention plan and, with apply (and not dry-run), acts
+// on it: the prune command and the action's command prune.
+func (a *app) runPrune(ctx context.Context, cfg config.Config, releases bool) error {
+	pe, err := a.promoteEnv(cfg)
+	if err != nil {
+		return err
+	}
+	var images promote.ImageStore = promote.RegistryImages{Registry: pe.pusher, Image: pe.image}
+	if strings.HasPrefix(pe.image, "ghcr.io/") {
+		images = promote.GHCRImages{Packages: pe.gh, Registry: pe.pusher, Image: pe.image}
+	}
+	p := &promote.Pruner{
+		GitHub: pe.gh, Images: images, PRs: promote.GitHubPRs{GitHub: pe.gh},
+		Policy:    retention.Policy{KeepDays: cfg.KeepDays, KeepLast: cfg.KeepLast},
+		TagPrefix: cfg.TagPrefix, Channels: cfg.ChannelList(), Log: a.log,
+	}
+	h, err := promote.ReleaseStore{GitHub: pe.gh}.Load(ctx)
+	if err != nil {
+		return err
+	}
+	plan, err := p.Plan(ctx, h)
+	if err != nil {
+		return err
+	}
+	if err := plan.Write(a.stdout, releases); err != nil {
+		return err
+	}
+	if !cfg.Apply || cfg.DryRun {
+		a.log.Info("dry run: nothing deleted; pass --apply to act on the plan")
+		return nil
+	}
+	return p.Apply(ctx, plan, releases)
 }

@@ -19,7 +19,6 @@ import (
 // pushFlags are the push options that only make sense on a command line.
 type pushFlags struct {
 	tags          []string
-	binary        string
 	platformBins  map[string]string
 	ociLayout     string
 	tarball       string
@@ -57,11 +56,12 @@ The digest goes to stdout; logs and progress go to stderr.`,
 			return a.push(cmd, cfg, pf)
 		},
 	}
-	fl.Bind(cmd.Flags(), "config", "model", "image", "registry", "repository", "base", "format", "version", "dry-run",
+	// --binary is the binary option, so MODEL_RELEASE_BINARY and the
+	// config file set it here as for run.
+	fl.Bind(cmd.Flags(), "config", "model", "image", "registry", "repository", "base", "format", "binary", "version", "dry-run",
 		"github-token", "registry-username", "registry-password")
 	f := cmd.Flags()
 	f.StringSliceVar(&pf.tags, "tag", nil, "tag to push (repeatable; default: version, sha-<commit>, pr-<N>)")
-	f.StringVar(&pf.binary, "binary", "", "model-release binary to put in the image, a static linux build (default: this executable)")
 	f.StringToStringVar(&pf.platformBins, "platform-binary", nil, "binary per platform for a multi-platform base, e.g. linux/arm64=dist/model-release-arm64")
 	f.StringVar(&pf.ociLayout, "oci-layout", "", "write the image into this OCI layout folder instead of pushing")
 	f.StringVar(&pf.tarball, "tarball", "", "write the image as a docker-load tarball instead of pushing")
@@ -145,7 +145,7 @@ func (a *app) push(cmd *cobra.Command, cfg config.Config, pf pushFlags) error {
 		}
 	}
 
-	bo := registry.BuildOptions{ModelDir: cfg.Model, Format: cfg.Format, Base: cfg.Base, Binary: pf.binary, Binaries: pf.platformBins, Meta: meta}
+	bo := registry.BuildOptions{ModelDir: cfg.Model, Format: cfg.Format, Base: cfg.Base, Binary: cfg.Binary, Binaries: pf.platformBins, Meta: meta}
 	art, err := registry.Build(ctx, bo, opts...)
 	if err != nil {
 		return err

@@ -70,3 +70,28 @@ func TestPushUsageErrors(t *testing.T) {
 		}
 	}
 }
+
+// The binary option is push's --binary: the environment (or the config
+// file) sets it too, and gives the same image as the flag.
+func TestPushBinaryIsTheBinaryOption(t *testing.T) {
+	model, bin := pushTestModel(t)
+	env := map[string]string{"SOURCE_DATE_EPOCH": "1700000000"}
+	args := []string{"push", "--model", model, "--image", "ghcr.io/o/r", "--version", "1.0.0", "--dry-run"}
+	byFlag, stderr, code := runCLI(t, env, append(args, "--binary", bin)...)
+	if code != 0 {
+		t.Fatalf("--binary: exit %d\n%s", code, stderr)
+	}
+	env["MODEL_RELEASE_BINARY"] = bin
+	byEnv, stderr, code := runCLI(t, env, args...)
+	if code != 0 || byEnv != byFlag {
+		t.Fatalf("MODEL_RELEASE_BINARY: exit %d, digest %q, want %q\n%s", code, byEnv, byFlag, stderr)
+	}
+	other := filepath.Join(t.TempDir(), "model-release")
+	if err := os.WriteFile(other, []byte("another binary"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	env["MODEL_RELEASE_BINARY"] = other
+	if got, _, _ := runCLI(t, env, args...); got == byFlag {
+		t.Errorf("MODEL_RELEASE_BINARY=%s gave the digest of %s: the option is ignored", other, bin)
+	}
+}

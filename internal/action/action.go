@@ -24,6 +24,8 @@ var InputNames = []string{
 	"learning-rate", "seed", "device", "min-accuracy", "max-regression", "min-class-accuracy",
 	"baseline", "bump", "version", "tag-prefix", "image", "registry", "push", "release",
 	"comment", "status-check", "dry-run", "config",
+	// workflow_dispatch commands promote, rollback and prune.
+	"channels", "to", "channel", "reason", "force", "keep-days", "keep-last", "apply", "prune-releases",
 }
 
 // Action wraps go-githubactions with an injected environment.

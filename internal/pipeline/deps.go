@@ -53,9 +53,12 @@ type HeldOut struct {
 }
 
 // BaselineFinder resolves the baseline option ("latest", a tag, a file,
-// "none") to metrics; nil metrics and no error mean there is none.
+// "none") to metrics; nil metrics and no error mean there is none. sha is
+// the run's commit: "latest" skips a release made from it, so that a
+// re-run is not gated against itself (and reports, card and image stay
+// those of the first run).
 type BaselineFinder interface {
-	Baseline(ctx context.Context, spec string) (m *metrics.Metrics, name string, err error)
+	Baseline(ctx context.Context, spec, sha string) (m *metrics.Metrics, name string, err error)
 }
 
 // Gater applies the gate policy.
@@ -139,10 +142,34 @@ type Verifier interface {
 	Verify(ctx context.Context, r VerifyRequest) error
 }
 
-// ChannelTagger points a channel tag (e.g. candidate) of the image
-// repository at a pushed digest.
+// ChannelRequest asks to point a channel tag (e.g. candidate) of the
+// image repository at a release's pushed digest.
+type ChannelRequest struct {
+	Repo, Digest, Channel string
+	Version, Tag          string // the release, e.g. 1.3.0 and v1.3.0
+	// Published says the release Tag is published with its record
+	// (release.json), so the move can go through promotion and be
+	// recorded in the channel history; otherwise only the tag moves.
+	Published bool
+	Reason    string // recorded with the move, e.g. "release v1.3.0"
+}
+
+// ChannelTagger points a channel at a release's pushed digest.
 type ChannelTagger interface {
-	TagChannel(ctx context.Context, repo, digest, channel string) error
+	TagChannel(ctx context.Context, r ChannelRequest) error
+}
+
+// RecordName is the release asset that tells promotion what a release's
+// checks concluded (promote.RecordAsset; the pipeline does not import
+// promote, which reads it).
+const RecordName = "release.json"
+
+// Recorder encodes the release record (RecordName) from the State: the
+// version, the pushed digest, and whether the gate and the deployment
+// check passed. The pipeline writes it twice: with the draft, before the
+// deployment check ran, and again with its verdict before publishing.
+type Recorder interface {
+	Record(st *State) ([]byte, error)
 }
 
 // Renderer writes the reports of a run.
@@ -197,6 +224,11 @@ type Command interface {
 	Run(ctx context.Context, cfg config.Config) error
 }
 
+// CommandFunc adapts a function to a Command.
+type CommandFunc func(ctx context.Context, cfg config.Config) error
+
+func (f CommandFunc) Run(ctx context.Context, cfg config.Config) error { return f(ctx, cfg) }
+
 // Deps are the implementations a pipeline is built from. Nil optional
 // dependencies make their stage skip with a reason.
 type Deps struct {
@@ -215,6 +247,7 @@ type Deps struct {
 	Versioner Versioner
 	Tags      TagChecker // optional
 	Releaser  Releaser
+	Recorder  Recorder // optional: the release carries no release.json without it
 	Pusher    Pusher
 	Verifier  Verifier      // optional
 	Channels  ChannelTagger // optional: moves the first channel tag on release

@@ -54,11 +54,12 @@ func (d *dryPusher) Push(ctx context.Context, r PushRequest) (PushResult, error)
 
 type dryChannels struct{ w io.Writer }
 
-func (d *dryChannels) TagChannel(_ context.Context, repo, digest, channel string) error {
+func (d *dryChannels) TagChannel(_ context.Context, r ChannelRequest) error {
+	digest := r.Digest
 	if digest == "" {
 		digest = "the pushed digest"
 	}
-	fmt.Fprintf(d.w, "Would point channel tag %s:%s at %s\n", repo, channel, digest)
+	fmt.Fprintf(d.w, "Would point channel tag %s:%s at %s and record the move (%s)\n", r.Repo, r.Channel, digest, r.Reason)
 	return nil
 }
 

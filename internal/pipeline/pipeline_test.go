@@ -3,7 +3,9 @@ package pipeline
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -101,9 +103,9 @@ func (r *recorder) Verify(_ context.Context, q VerifyRequest) error {
 	r.verifies = append(r.verifies, q)
 	return r.verifyErr
 }
-func (r *recorder) TagChannel(_ context.Context, repo, digest, ch string) error {
+func (r *recorder) TagChannel(_ context.Context, q ChannelRequest) error {
 	r.calls = append(r.calls, "channel")
-	r.channels = append(r.channels, repo+"@"+digest+"->"+ch)
+	r.channels = append(r.channels, fmt.Sprintf("%s@%s->%s (%s, published %t, %q)", q.Repo, q.Digest, q.Channel, q.Tag, q.Published, q.Reason))
 	return nil
 }
 func (r *recorder) Comment(_ context.Context, pr int, body string) (string, error) {
@@ -234,7 +236,7 @@ func TestReleaseOnPushToMain(t *testing.T) {
 	if v.Ref != "ghcr.io/octo/cifar@sha256:abc" || v.HeldOut == nil || v.HeldOut.N != 1 {
 		t.Errorf("verify request %+v", v)
 	}
-	if !reflect.DeepEqual(rec.channels, []string{"ghcr.io/octo/cifar@sha256:abc->candidate"}) || st.Channel != "candidate" {
+	if !reflect.DeepEqual(rec.channels, []string{`ghcr.io/octo/cifar@sha256:abc->candidate (v1.3.0, published true, "release v1.3.0")`}) || st.Channel != "candidate" {
 		t.Errorf("channels %v", rec.channels)
 	}
 	p := rec.pushes[0]
@@ -360,7 +362,7 @@ func TestDryRunPrintsThePlanAndWritesNothing(t *testing.T) {
 	for _, want := range []string{
 		"Would create draft release v1.3.0 (tag v1.3.0 at 3333333333333333333333333333333333333333",
 		"Would publish release v1.3.0 (latest true) once the pushed image is verified",
-		"Would point channel tag ghcr.io/octo/cifar:candidate at the pushed digest",
+		"Would point channel tag ghcr.io/octo/cifar:candidate at the pushed digest and record the move (release v1.3.0)",
 		"model.safetensors", "metrics.json", "Release notes:",
 		"Would push image ghcr.io/octo/cifar with tags 1.3.0, latest, digest sha256:planned",
 		"org.opencontainers.image.revision=3333333333333333333333333333333333333333",
@@ -487,4 +489,94 @@ type seenVersion struct{ in VersionInput }
 func (s *seenVersion) Next(_ context.Context, in VersionInput) (string, error) {
 	s.in = in
 	return "1.3.0", nil
+}
+
+// jsonRecorder encodes the facts a release record needs.
+type jsonRecorder struct{}
+
+type testRecord struct {
+	Tag, Digest       string
+	GateRan, Verified bool
+	Detail            string
+}
+
+func (j jsonRecorder) Record(st *State) ([]byte, error) {
+	return json.Marshal(testRecord{Tag: st.Tag, Digest: st.Digest, GateRan: st.Gate != nil, Verified: st.Verified, Detail: st.VerifyDetail})
+}
+
+// recordingReleaser reads the record each release call attached.
+type recordingReleaser struct {
+	*recorder
+	records []testRecord
+}
+
+func (r *recordingReleaser) Release(ctx context.Context, q ReleaseRequest) (string, error) {
+	for _, a := range q.Assets {
+		if filepath.Base(a) != RecordName {
+			continue
+		}
+		b, err := os.ReadFile(a)
+		if err != nil {
+			return "", err
+		}
+		var tr testRecord
+		if err := json.Unmarshal(b, &tr); err != nil {
+			return "", err
+		}
+		r.records = append(r.records, tr)
+	}
+	return r.recorder.Release(ctx, q)
+}
+
+func TestReleaseRecordIsRewrittenWithTheDeploymentCheck(t *testing.T) {
+	rec := &recorder{}
+	rr := &recordingReleaser{recorder: rec}
+	d := deps(rec, 0.8)
+	d.Releaser, d.Recorder = rr, jsonRecorder{}
+	st, err := run(t, loadEvent(t, event.Push, "push_main.json"), d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rr.records) != 2 {
+		t.Fatalf("%d release calls carried %s, want the draft and the publication", len(rr.records), RecordName)
+	}
+	draft, pub := rr.records[0], rr.records[1]
+	if draft.Tag != "v1.3.0" || !draft.GateRan || draft.Verified || draft.Digest != "" {
+		t.Errorf("draft record %+v: want the gate, no digest nor deployment check yet", draft)
+	}
+	if pub.Digest != "sha256:abc" || !pub.Verified || !strings.Contains(pub.Detail, "bit-identical probabilities on 1 held-out images") {
+		t.Errorf("published record %+v: want the digest and the passed deployment check", pub)
+	}
+	if filepath.Dir(st.RecordPath) == st.ModelDir {
+		t.Errorf("record %s written into the model folder, which the image is built from", st.RecordPath)
+	}
+
+	// A failed deployment check publishes nothing: the draft keeps the
+	// record that says the check did not pass.
+	rec = &recorder{verifyErr: errors.New("predicts differently")}
+	rr = &recordingReleaser{recorder: rec}
+	d = deps(rec, 0.8)
+	d.Releaser, d.Recorder = rr, jsonRecorder{}
+	if _, err := run(t, loadEvent(t, event.Push, "push_main.json"), d); err == nil {
+		t.Fatal("a failed deployment check did not fail the run")
+	}
+	if len(rr.records) != 1 || rr.records[0].Verified {
+		t.Errorf("records %+v, want only the draft's, unverified", rr.records)
+	}
+}
+
+func TestDispatchRunsTheBuiltInCommand(t *testing.T) {
+	var got config.Config
+	d := Deps{Commands: map[string]Command{"promote": CommandFunc(func(_ context.Context, cfg config.Config) error {
+		got = cfg
+		return nil
+	})}}
+	cfg := config.Default()
+	cfg.Command, cfg.To, cfg.Version = "promote", "stable", "1.3.0"
+	if err := Dispatch(context.Background(), Selection{Command: "promote"}, d, cfg); err != nil {
+		t.Fatal(err)
+	}
+	if got.To != "stable" || got.Version != "1.3.0" {
+		t.Errorf("command got config %+v", got)
+	}
 }

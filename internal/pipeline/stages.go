@@ -35,10 +35,10 @@ func Build(sel Selection, d Deps) *Pipeline {
 		// channel tag moved.
 		stages = append(stages,
 			&versionStage{versioner: d.Versioner, tags: d.Tags},
-			&releaseStage{releaser: d.Releaser, renderer: d.Renderer},
+			&releaseStage{releaser: d.Releaser, renderer: d.Renderer, recorder: d.Recorder},
 			&pushStage{pusher: d.Pusher},
 			&verifyStage{verifier: d.Verifier},
-			&publishStage{releaser: d.Releaser, channels: d.Channels},
+			&publishStage{releaser: d.Releaser, channels: d.Channels, recorder: d.Recorder},
 		)
 	case ModePR:
 		stages = append(stages, &pushStage{pusher: d.Pusher}, &verifyStage{verifier: d.Verifier})
@@ -243,7 +243,7 @@ func (s *gateStage) Run(ctx context.Context, st *State) error {
 		return errors.New("no gate in this build")
 	}
 	if s.baselines != nil && st.Config.Baseline != "none" {
-		b, name, err := s.baselines.Baseline(ctx, st.Config.Baseline)
+		b, name, err := s.baselines.Baseline(ctx, st.Config.Baseline, st.SHA())
 		if err != nil {
 			return fmt.Errorf("baseline %q: %w", st.Config.Baseline, err)
 		}
@@ -294,6 +294,7 @@ func (s *versionStage) Run(ctx context.Context, st *State) error {
 type releaseStage struct {
 	releaser Releaser
 	renderer Renderer
+	recorder Recorder
 }
 
 func (s *releaseStage) Name() string { return "release" }
@@ -323,6 +324,15 @@ func (s *releaseStage) Run(ctx context.Context, st *State) error {
 			return fmt.Errorf("release asset %s is missing: %w", p, err)
 		}
 	}
+	if s.recorder != nil {
+		// The draft's record says the deployment check has not run yet;
+		// publishing rewrites it with the verdict.
+		p, err := writeRecord(s.recorder, st)
+		if err != nil {
+			return err
+		}
+		assets = append(assets, p)
+	}
 	req := ReleaseRequest{
 		Tag: st.Tag, Version: st.Version, SHA: st.SHA(),
 		Name: st.Tag, Body: reps.ReleaseNotes, Assets: assets,
@@ -338,11 +348,33 @@ func (s *releaseStage) Run(ctx context.Context, st *State) error {
 	return nil
 }
 
-// publishStage publishes the draft release and moves the first channel
-// tag (e.g. candidate) to the pushed digest, after verification passed.
+// writeRecord writes the release record into the work folder (not the
+// model folder: the image is built from that, and the record names the
+// image's digest) and returns its path.
+func writeRecord(r Recorder, st *State) (string, error) {
+	b, err := r.Record(st)
+	if err != nil {
+		return "", fmt.Errorf("building %s: %w", RecordName, err)
+	}
+	dir := filepath.Join(st.Config.WorkDir, "release")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("creating %s: %w", dir, err)
+	}
+	p := filepath.Join(dir, RecordName)
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		return "", fmt.Errorf("writing %s: %w", RecordName, err)
+	}
+	st.RecordPath = p
+	return p, nil
+}
+
+// publishStage publishes the draft release, with its record updated to
+// the deployment check's verdict, and moves the first channel (e.g.
+// candidate) to the pushed digest, after verification passed.
 type publishStage struct {
 	releaser Releaser
 	channels ChannelTagger
+	recorder Recorder
 }
 
 func (s *publishStage) Name() string { return "publish" }
@@ -353,6 +385,13 @@ func (s *publishStage) Run(ctx context.Context, st *State) error {
 	if st.Draft != nil {
 		req := *st.Draft
 		req.Draft = false
+		if s.recorder != nil {
+			// Same path as in the draft's assets: the releaser uploads
+			// the changed file in place of the draft's.
+			if _, err := writeRecord(s.recorder, st); err != nil {
+				return err
+			}
+		}
 		url, err := s.releaser.Release(ctx, req)
 		if err != nil {
 			return fmt.Errorf("publishing release %s: %w", st.Tag, err)
@@ -363,7 +402,11 @@ func (s *publishStage) Run(ctx context.Context, st *State) error {
 	if st.ImageRepo == "" || ch == "" || s.channels == nil {
 		return nil
 	}
-	if err := s.channels.TagChannel(ctx, st.ImageRepo, st.Digest, ch); err != nil {
+	req := ChannelRequest{
+		Repo: st.ImageRepo, Digest: st.Digest, Channel: ch,
+		Version: st.Version, Tag: st.Tag, Published: st.Published, Reason: "release " + st.Tag,
+	}
+	if err := s.channels.TagChannel(ctx, req); err != nil {
 		return fmt.Errorf("moving channel %s to %s: %w", ch, st.Digest, err)
 	}
 	st.Channel = ch
@@ -460,14 +503,17 @@ type verifyStage struct{ verifier Verifier }
 func (s *verifyStage) Name() string { return "verify" }
 func (s *verifyStage) Run(ctx context.Context, st *State) error {
 	if st.Image == "" || st.Digest == "" {
-		return Skip("no image was pushed")
+		st.VerifyDetail = "no image was pushed"
+		return Skip("%s", st.VerifyDetail)
 	}
 	if s.verifier == nil {
-		return Skip("no verifier in this build")
+		st.VerifyDetail = "no verifier in this build"
+		return Skip("%s", st.VerifyDetail)
 	}
 	ref := st.ImageRepo + "@" + st.Digest
 	err := s.verifier.Verify(ctx, VerifyRequest{Ref: ref, Digest: st.Digest, ModelDir: st.ModelDir, HeldOut: st.HeldOut})
 	if err != nil {
+		st.VerifyDetail = err.Error()
 		what := "do not use it"
 		if st.Draft != nil {
 			what = fmt.Sprintf("release %s stays a draft and no channel tag was moved", st.Tag)
@@ -475,6 +521,10 @@ func (s *verifyStage) Run(ctx context.Context, st *State) error {
 		return fmt.Errorf("the pushed image %s does not hold the evaluated model (%s): %w", ref, what, err)
 	}
 	st.Verified = true
+	st.VerifyDetail = "pulled " + ref + ": same weights"
+	if st.HeldOut != nil && st.HeldOut.N > 0 {
+		st.VerifyDetail += fmt.Sprintf(", bit-identical probabilities on %d held-out images", st.HeldOut.N)
+	}
 	return nil
 }
 

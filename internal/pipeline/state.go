@@ -34,7 +34,11 @@ type State struct {
 	Image      string          // repository:tag pushed
 	Digest     string          // sha256:...
 	Verified   bool
-	Channel    string // channel tag moved to the digest, e.g. candidate
+	// VerifyDetail says what the deployment check compared, or why it did
+	// not run; it goes into the release record.
+	VerifyDetail string
+	RecordPath   string // release.json attached to the release, when there is a Recorder
+	Channel      string // channel tag moved to the digest, e.g. candidate
 
 	Reports    Reports
 	CommentURL string
