@@ -240,7 +240,7 @@ func TestReleaseOnPushToMain(t *testing.T) {
 		t.Errorf("channels %v", rec.channels)
 	}
 	p := rec.pushes[0]
-	if p.Repo != "ghcr.io/octo/cifar" || !reflect.DeepEqual(p.Tags, []string{"1.3.0", "latest"}) || p.Labels["org.opencontainers.image.version"] != "1.3.0" {
+	if p.Repo != "ghcr.io/octo/cifar" || !reflect.DeepEqual(p.Tags, []string{"1.3.0", "sha-" + st.SHA()[:7]}) || p.Labels["org.opencontainers.image.version"] != "1.3.0" {
 		t.Errorf("push request %+v", p)
 	}
 	if rec.outputs["passed"] != "true" || rec.outputs["tag"] != "v1.3.0" || rec.outputs["accuracy"] != "0.8000" || rec.outputs["digest"] != "sha256:abc" {
@@ -364,7 +364,7 @@ func TestDryRunPrintsThePlanAndWritesNothing(t *testing.T) {
 		"Would publish release v1.3.0 (latest true) once the pushed image is verified",
 		"Would point channel tag ghcr.io/octo/cifar:candidate at the pushed digest and record the move (release v1.3.0)",
 		"model.safetensors", "metrics.json", "Release notes:",
-		"Would push image ghcr.io/octo/cifar with tags 1.3.0, latest, digest sha256:planned",
+		"Would push image ghcr.io/octo/cifar with tags 1.3.0, sha-3333333, digest sha256:planned",
 		"org.opencontainers.image.revision=3333333333333333333333333333333333333333",
 		"Would set status success on 333333333333",
 	} {

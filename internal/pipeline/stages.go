@@ -440,10 +440,13 @@ func (s *pushStage) Run(ctx context.Context, st *State) error {
 	case ModePR:
 		tags = []string{fmt.Sprintf("pr-%d", st.PR())}
 	default:
+		// No "latest" here: moving tags people deploy from is the channels'
+		// job, after the deployment check (see publishStage).
 		tags = []string{st.Version}
-		if st.Config.MakeLatest && !strings.Contains(st.Version, "-") {
-			tags = append(tags, "latest")
-		}
+	}
+	// sha-<7 hex> finds the image of a commit; it never moves.
+	if sha := st.SHA(); len(sha) >= 7 {
+		tags = append(tags, "sha-"+strings.ToLower(sha[:7]))
 	}
 	req := PushRequest{ModelDir: st.ModelDir, Repo: repo, Tags: tags, Labels: imageLabels(st)}
 	res, err := s.pusher.Push(ctx, req)
