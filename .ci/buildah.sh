@@ -10,7 +10,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 command -v buildah >/dev/null || { echo "buildah: not installed (apt-get install buildah)" >&2; exit 1; }
-work="$(mktemp -d "${TMPDIR:-/tmp}/model-release-buildah.XXXXXX")"
+# A lowercase path: buildah parses "oci:DIR:tag" as an image name.
+work="${TMPDIR:-/tmp}/model-release-buildah-$$"
+rm -rf "$work" && mkdir -p "$work"
 bh=(buildah --storage-driver vfs --root "$work/storage" --runroot "$work/run")
 ctrs=()
 cleanup() {
@@ -28,6 +30,14 @@ else
   CGO_ENABLED=0 go build -o "$work/ctx/model-release" ./cmd/model-release
 fi
 cp .ci/Containerfile.ci "$work/ctx/Containerfile"
+# The binary is CGO_ENABLED=0 but dynamically linked (purego dlopens
+# OpenBLAS/CUDA at run time), so the image needs the ELF loader and libc:
+# copy the ones this machine uses, standing in for a glibc base image.
+mkdir -p "$work/ctx/rootfs"
+for f in $(ldd "$work/ctx/model-release" | grep -o '/[^ ]*'); do
+  mkdir -p "$work/ctx/rootfs$(dirname "$f")"
+  cp -L "$f" "$work/ctx/rootfs$f"
+done
 
 echo "buildah: 1. Containerfile FROM scratch"
 "${bh[@]}" bud --quiet --isolation chroot -f "$work/ctx/Containerfile" -t localhost/model-release-ci:scratch "$work/ctx" >/dev/null

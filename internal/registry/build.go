@@ -342,11 +342,18 @@ func (b *imageBuilder) build(base v1.Image, plat v1.Platform, fromNothing bool) 
 
 	var adds []mutate.Addendum
 	if fromNothing {
-		l, err := b.layer("base-files", layerType, baseFiles)
+		l, err := b.layer("base-files:"+key+":"+binPath, layerType, func() ([]tarEntry, error) {
+			es, err := baseFiles()
+			if err != nil {
+				return nil, err
+			}
+			rt, err := dynamicRuntime(binPath, plat.OS, plat.Architecture)
+			return append(es, rt...), err
+		})
 		if err != nil {
 			return nil, "", err
 		}
-		adds = append(adds, mutate.Addendum{Layer: l, History: v1.History{Created: created, CreatedBy: "model-release: /etc/passwd, /etc/group, /tmp"},
+		adds = append(adds, mutate.Addendum{Layer: l, History: v1.History{Created: created, CreatedBy: "model-release: /etc/passwd, /etc/group, /tmp, and the ELF loader and libc the binary links"},
 			Annotations: map[string]string{layerRoleKey: "base-files"}})
 	}
 	binLayer, err := b.layer(binPath, layerType, func() ([]tarEntry, error) {
