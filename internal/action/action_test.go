@@ -90,7 +90,14 @@ func TestDocsTableMatchesActionYML(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := MarkdownTables(inputs, outputs)
-	path := filepath.Join(root, "docs", "action.md")
+	// The README carries the same table as docs/action.md.
+	for _, path := range []string{filepath.Join(root, "docs", "action.md"), filepath.Join(root, "README.md")} {
+		checkTable(t, path, want)
+	}
+}
+
+func checkTable(t *testing.T, path, want string) {
+	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
