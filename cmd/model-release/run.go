@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"regexp"
@@ -50,16 +51,8 @@ trains for one epoch, so a fresh clone works offline.`,
 				cfg.DryRun = true
 				a.log.Warn("no GitHub token (MODEL_RELEASE_GITHUB_TOKEN or GITHUB_TOKEN): this is a dry run that changes nothing")
 			}
-			if cfg.Data == "" && cfg.Epochs == config.Default().Epochs && !cmd.Flags().Changed("epochs") {
-				cfg.Epochs = 1
-				a.log.Info("embedded sample: training for 1 epoch (set --epochs for more)")
-			}
-			// 500 images train a smoke-test model, not a good one: a
-			// fresh clone's first run should show the whole plan rather
-			// than stop at the accuracy floor meant for real data.
-			if cfg.Data == "" && cfg.MinAccuracy == config.Default().MinAccuracy && !cmd.Flags().Changed("min-accuracy") {
-				cfg.MinAccuracy = 0
-				a.log.Info("embedded sample: min-accuracy is 0 for this run (set --min-accuracy to gate it)")
+			if cfg.Data == "" {
+				applySampleDemo(&cfg, cmd.Flags().Changed, a.log)
 			}
 			// A local run is about the checked-out commit, when there is one.
 			ev := &event.Event{Name: event.Local, SHA: train.GitCommit(cmd.Context(), a.lookupEnv)}
@@ -162,4 +155,35 @@ func (o stdoutOutputs) SetOutput(name, value string) error {
 	}
 	_, err := fmt.Fprintf(o.a.stdout, "%s=%s\n", name, value)
 	return err
+}
+
+// sampleDemo are the settings a local run on the embedded sample uses for
+// options left at their defaults: 500 images train a demonstration model,
+// not a good one, and the defaults are tuned for the full dataset (the
+// batch-norm convnet at SGD 0.05 does not learn from 500 images; the seed
+// model with AdamW reaches about 38% test accuracy in ~10 s). The floor is
+// twice chance, so the gate still means something.
+var sampleDemo = []struct{ name, value string }{
+	{"architecture", "seed"},
+	{"optimizer", "adamw"},
+	{"learning-rate", "0.002"},
+	{"epochs", "10"},
+	{"batch-size", "32"},
+	{"min-accuracy", "0.2"},
+}
+
+func applySampleDemo(cfg *config.Config, changed func(string) bool, log *slog.Logger) {
+	def := config.Default()
+	var used []string
+	for _, s := range sampleDemo {
+		if changed(s.name) || cfg.Get(s.name) != def.Get(s.name) {
+			continue // the user chose this one
+		}
+		if err := cfg.Set(s.name, s.value, "sample demo"); err == nil {
+			used = append(used, s.name+"="+s.value)
+		}
+	}
+	if len(used) > 0 {
+		log.Info("embedded sample: demonstration settings for options left at their defaults (give them to override)", "settings", strings.Join(used, " "))
+	}
 }
