@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -59,6 +60,22 @@ func (a *Action) Config() (config.Config, error) {
 	}
 	if tok != "" {
 		a.gh.AddMask(tok)
+	}
+	// Every other secret option (the registry password) is masked too,
+	// wherever it comes from, before anything can log it.
+	for _, o := range config.Options() {
+		if !o.Secret {
+			continue
+		}
+		vals := []string{a.getenv(o.EnvName())}
+		if slices.Contains(InputNames, o.Name) {
+			vals = append(vals, a.gh.GetInput(o.Name))
+		}
+		for _, v := range vals {
+			if v != "" && v != tok {
+				a.gh.AddMask(v)
+			}
+		}
 	}
 
 	c := config.Default()

@@ -125,15 +125,16 @@ func TestConfigFromInputs(t *testing.T) {
 	os.WriteFile(file, []byte("epochs: 7\nbatch-size: 64\n"), 0o644)
 	var out bytes.Buffer
 	a := New(strictEnv(t, map[string]string{
-		"INPUT_GITHUB-TOKEN":     "ghs_secret",
-		"INPUT_CONFIG":           file,
-		"INPUT_EPOCHS":           "3", // input beats the file
-		"INPUT_MIN-ACCURACY":     "0.6",
-		"INPUT_DRY-RUN":          "true",
-		"MODEL_RELEASE_BUMP":     "minor",
-		"GITHUB_REPOSITORY":      "octo/cifar",
-		"GITHUB_API_URL":         "https://ghe.example/api/v3",
-		"MODEL_RELEASE_PATIENCE": "2",
+		"INPUT_GITHUB-TOKEN":              "ghs_secret",
+		"INPUT_CONFIG":                    file,
+		"INPUT_EPOCHS":                    "3", // input beats the file
+		"INPUT_MIN-ACCURACY":              "0.6",
+		"INPUT_DRY-RUN":                   "true",
+		"MODEL_RELEASE_BUMP":              "minor",
+		"GITHUB_REPOSITORY":               "octo/cifar",
+		"GITHUB_API_URL":                  "https://ghe.example/api/v3",
+		"MODEL_RELEASE_PATIENCE":          "2",
+		"MODEL_RELEASE_REGISTRY_PASSWORD": "reg_secret",
 	}), &out)
 	c, err := a.Config()
 	if err != nil {
@@ -145,6 +146,9 @@ func TestConfigFromInputs(t *testing.T) {
 	}
 	if !strings.HasPrefix(out.String(), "::add-mask::ghs_secret\n") {
 		t.Errorf("the token is not masked first; stdout:\n%s", out.String())
+	}
+	if !strings.Contains(out.String(), "::add-mask::reg_secret\n") {
+		t.Errorf("the registry password is not masked; stdout:\n%s", out.String())
 	}
 }
 
