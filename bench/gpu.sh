@@ -6,7 +6,7 @@
 #   3. times a CIFAR-sized conv on the GPU (go test -bench);
 #   4. trains the same short run with --device cpu and --device gpu on the
 #      embedded sample and prints images/s side by side and the accuracy.
-# Usage: bench/gpu.sh            (EPOCHS=2 BATCH=64 ARCH=seed by default)
+# Usage: bench/gpu.sh            (EPOCHS=3 BATCH=64 ARCH=convnet, the default model)
 # Fits in a few minutes; every step has a timeout.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,9 +17,9 @@ if ! command -v nvidia-smi >/dev/null 2>&1; then
 fi
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 
-EPOCHS=${EPOCHS:-2}
+EPOCHS=${EPOCHS:-3}
 BATCH=${BATCH:-64}
-ARCH=${ARCH:-seed}
+ARCH=${ARCH:-convnet}
 OUT=bench/out/gpu
 mkdir -p "$OUT"
 export OPENBLAS_NUM_THREADS=1
@@ -48,6 +48,7 @@ run() { # device
   # The env twin works whether or not `train` binds --device as a flag.
   if ! MODEL_RELEASE_DEVICE=$dev timeout 300 "$OUT/model-release" train --work-dir "$OUT/work-$dev" \
       --architecture "$ARCH" --epochs "$EPOCHS" --batch-size "$BATCH" --seed 1 \
+      --optimizer adamw --learning-rate 0.002 \
       >"$OUT/train-$dev.out" 2>"$OUT/train-$dev.log"; then
     echo "train --device $dev failed:"; tail -5 "$OUT/train-$dev.log"; return 1
   fi
