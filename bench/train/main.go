@@ -23,6 +23,7 @@ func main() {
 	flag.IntVar(&cfg.Threads, "threads", runtime.NumCPU(), "worker threads (GOMAXPROCS)")
 	images := flag.Int("images", 1024, "random images to train on (one epoch)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile to this file")
+	memprofile := flag.String("memprofile", "", "write a heap allocation profile (alloc_space) to this file")
 	alloc := flag.Bool("alloc", false, "also print the steady-state heap allocation per training step (bytes)")
 	flag.Parse()
 	if *cpuprofile != "" {
@@ -35,6 +36,15 @@ func main() {
 			os.Exit(1)
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if *memprofile != "" {
+		runtime.MemProfileRate = 64 << 10 // sample every 64 KiB: big buffers dominate
+		defer func() {
+			if f, err := os.Create(*memprofile); err == nil {
+				pprof.Lookup("allocs").WriteTo(f, 0)
+				f.Close()
+			}
+		}()
 	}
 	ips, err := train.Benchmark(context.Background(), cfg, *images)
 	if err != nil {
