@@ -40,6 +40,18 @@ type bnState struct {
 	runMean, runVar []float32
 	mean, invStd    []float32
 	dGamma, dBeta   []float32
+	// y and dx back the two ops' outputs and are rewritten in full every
+	// step, so a training step allocates nothing here (a node's value is
+	// only read within the step that computed it).
+	y, dx []float32
+}
+
+// reuse returns buf when it has n elements, else a new slice of n.
+func reuse(buf []float32, n int) []float32 {
+	if len(buf) == n {
+		return buf
+	}
+	return make([]float32, n)
 }
 
 func (s *bnState) shape() tensor.Shape { return tensor.Shape{s.n, s.c, s.hw} }
@@ -83,7 +95,8 @@ func (op *bnReLUOp) String() string {
 func (op *bnReLUOp) Do(vals ...G.Value) (G.Value, error) {
 	s := op.s
 	x, gamma, beta := vals[0].Data().([]float32), vals[1].Data().([]float32), vals[2].Data().([]float32)
-	y := make([]float32, len(x))
+	s.y = reuse(s.y, len(x))
+	y := s.y
 	m := float64(s.n * s.hw)
 	forChannels(s.c, func(c int) {
 		// Sums run in float32 within a plane (at most a few thousand
@@ -174,7 +187,8 @@ func (op *bnReLUGradOp) Do(vals ...G.Value) (G.Value, error) {
 	s := op.s
 	x, gamma := vals[0].Data().([]float32), vals[1].Data().([]float32)
 	y, dy := vals[2].Data().([]float32), vals[3].Data().([]float32)
-	dx := make([]float32, len(x))
+	s.dx = reuse(s.dx, len(x))
+	dx := s.dx
 	m := float32(s.n * s.hw)
 	forChannels(s.c, func(c int) {
 		mean, inv := s.mean[c], s.invStd[c]
