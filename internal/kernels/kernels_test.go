@@ -312,3 +312,31 @@ func TestMaxPool(t *testing.T) {
 		t.Fatal("want an error for a window taller than the input")
 	}
 }
+
+// A training step makes thousands of SGEMM calls; the OpenBLAS binding must
+// not allocate on each.
+func TestOpenBLASSgemmDoesNotAllocate(t *testing.T) {
+	if ok, err := OpenBLASAvailable(); !ok {
+		t.Skipf("openblas not available: %v", err)
+	}
+	if err := UseBackend(BackendOpenBLAS); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = UseBackend("") })
+	a, b, c := []float32{1, 2, 3, 4, 5, 6}, []float32{1, 0, 0, 1, 1, 1}, make([]float32, 4)
+	allocs := testing.AllocsPerRun(100, func() {
+		if err := Sgemm(NoTrans, NoTrans, 2, 2, 3, 1, a, 3, b, 2, 0, c, 2); err != nil {
+			t.Fatal(err)
+		}
+	})
+	// (2x3)(3x2): rows [1 2 3] and [4 5 6] times [[1 0] [0 1] [1 1]].
+	want := []float32{4, 5, 10, 11}
+	for i := range want {
+		if c[i] != want[i] {
+			t.Fatalf("c = %v, want %v", c, want)
+		}
+	}
+	if allocs > 0 {
+		t.Errorf("Sgemm allocated %.1f times per call, want 0", allocs)
+	}
+}

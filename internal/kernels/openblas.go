@@ -7,6 +7,7 @@ import (
 	"os"
 	"runtime"
 	"sync"
+	"unsafe"
 
 	"github.com/ebitengine/purego"
 )
@@ -61,6 +62,9 @@ func openOpenBLAS() (f sgemmFunc, err error) {
 	purego.RegisterLibFunc(&setThreads, lib, "openblas_set_num_threads")
 	setThreads(1)
 
+	if sym, err := purego.Dlsym(lib, "sgemm_"); err == nil {
+		return fortranSgemm(sym), nil
+	}
 	var cblasSgemm func(order, transA, transB, m, n, k int32, alpha float32, a *float32, lda int32, b *float32, ldb int32, beta float32, c *float32, ldc int32)
 	purego.RegisterLibFunc(&cblasSgemm, lib, "cblas_sgemm")
 
@@ -84,4 +88,64 @@ func openOpenBLAS() (f sgemmFunc, err error) {
 		runtime.KeepAlive(b)
 		runtime.KeepAlive(c)
 	}, nil
+}
+
+// gemmArgs holds the by-reference scalars of Fortran sgemm_. They live in
+// pooled heap objects so a call passes stable pointers and allocates
+// nothing; purego's reflect-based RegisterLibFunc wrapper allocated a few
+// hundred bytes per call, which over thousands of per-image GEMMs was most
+// of a training step's garbage.
+type gemmArgs struct {
+	transA, transB         byte
+	m, n, k, lda, ldb, ldc int32
+	alpha, beta            float32
+	// args is SyscallN's argument list, kept here so the variadic slice
+	// does not escape to a new heap object on every call.
+	args [13]uintptr
+}
+
+var gemmArgsPool = sync.Pool{New: func() any { return new(gemmArgs) }}
+
+// fortranSgemm calls OpenBLAS's Fortran sgemm_ (every argument a pointer,
+// so purego.SyscallN passes them without float registers). Fortran is
+// column-major: the row-major C = op(A) op(B) is the column-major
+// C^T = op(B)^T op(A)^T, so A and B swap places.
+func fortranSgemm(fn uintptr) sgemmFunc {
+	return func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+		if m == 0 || n == 0 || len(c) == 0 {
+			return // an empty C: nothing to compute (and no &c[0] to take)
+		}
+		g := gemmArgsPool.Get().(*gemmArgs)
+		g.transA, g.transB = 'N', 'N'
+		if transA {
+			g.transA = 'T'
+		}
+		if transB {
+			g.transB = 'T'
+		}
+		g.m, g.n, g.k = int32(m), int32(n), int32(k)
+		g.lda, g.ldb, g.ldc = int32(lda), int32(ldb), int32(ldc)
+		g.alpha, g.beta = alpha, beta
+		var pa, pb *float32
+		if len(a) > 0 {
+			pa = &a[0]
+		}
+		if len(b) > 0 {
+			pb = &b[0]
+		}
+		g.args = [13]uintptr{
+			uintptr(unsafe.Pointer(&g.transB)), uintptr(unsafe.Pointer(&g.transA)),
+			uintptr(unsafe.Pointer(&g.n)), uintptr(unsafe.Pointer(&g.m)), uintptr(unsafe.Pointer(&g.k)),
+			uintptr(unsafe.Pointer(&g.alpha)),
+			uintptr(unsafe.Pointer(pb)), uintptr(unsafe.Pointer(&g.ldb)),
+			uintptr(unsafe.Pointer(pa)), uintptr(unsafe.Pointer(&g.lda)),
+			uintptr(unsafe.Pointer(&g.beta)),
+			uintptr(unsafe.Pointer(&c[0])), uintptr(unsafe.Pointer(&g.ldc)),
+		}
+		purego.SyscallN(fn, g.args[:]...)
+		runtime.KeepAlive(a)
+		runtime.KeepAlive(b)
+		runtime.KeepAlive(c)
+		gemmArgsPool.Put(g)
+	}
 }
