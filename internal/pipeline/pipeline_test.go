@@ -194,7 +194,7 @@ func TestSelectModePerEvent(t *testing.T) {
 }
 
 func TestStageOrderPerMode(t *testing.T) {
-	base := []string{"preflight", "load data", "train", "evaluate", "gate"}
+	base := []string{"preflight", "load data", "pending status", "train", "evaluate", "gate"}
 	fin := []string{"report", "job summary", "comment", "status", "outputs"}
 	cat := func(parts ...[]string) []string {
 		var out []string
@@ -222,7 +222,7 @@ func TestReleaseOnPushToMain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{"draft", "push", "verify", "publish", "channel", "status"}; !reflect.DeepEqual(rec.calls, want) {
+	if want := []string{"status", "draft", "push", "verify", "publish", "channel", "status"}; !reflect.DeepEqual(rec.calls, want) {
 		t.Errorf("calls %v, want %v", rec.calls, want)
 	}
 	r := rec.releases[0]
@@ -252,8 +252,11 @@ func TestReleaseOnPushToMain(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(st.ModelDir, metrics.FileName)); err != nil {
 		t.Errorf("metrics.json not written beside the model: %v", err)
 	}
-	if rec.statuses[0].State != "success" {
-		t.Errorf("status %+v", rec.statuses[0])
+	if rec.statuses[0].State != "pending" || rec.statuses[0].Context != StatusContext {
+		t.Errorf("first status %+v, want pending on %s before training", rec.statuses[0], StatusContext)
+	}
+	if rec.statuses[len(rec.statuses)-1].State != "success" {
+		t.Errorf("status %+v", rec.statuses[len(rec.statuses)-1])
 	}
 }
 
@@ -263,11 +266,11 @@ func TestFailedGateSkipsPublishingButReports(t *testing.T) {
 	if exitcode.For(err) != exitcode.GateFailed {
 		t.Fatalf("exit code %d (%v), want %d", exitcode.For(err), err, exitcode.GateFailed)
 	}
-	if want := []string{"status"}; !reflect.DeepEqual(rec.calls, want) {
+	if want := []string{"status", "status"}; !reflect.DeepEqual(rec.calls, want) {
 		t.Errorf("calls %v, want only %v", rec.calls, want)
 	}
-	if rec.statuses[0].State != "failure" || !strings.Contains(rec.statuses[0].Description, "accuracy below floor") {
-		t.Errorf("status %+v", rec.statuses[0])
+	if rec.statuses[len(rec.statuses)-1].State != "failure" || !strings.Contains(rec.statuses[len(rec.statuses)-1].Description, "accuracy below floor") {
+		t.Errorf("status %+v", rec.statuses[len(rec.statuses)-1])
 	}
 	if rec.outputs["passed"] != "false" || rec.outputs["tag"] != "" {
 		t.Errorf("outputs %v", rec.outputs)
@@ -302,7 +305,7 @@ func TestPullRequestFlows(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{"push", "verify", "comment", "status"}; !reflect.DeepEqual(rec.calls, want) {
+	if want := []string{"status", "push", "verify", "comment", "status"}; !reflect.DeepEqual(rec.calls, want) {
 		t.Errorf("calls %v, want %v", rec.calls, want)
 	}
 	if rec.pushes[0].Tags[0] != "pr-7" || rec.statuses[0].SHA != "1111111111111111111111111111111111111111" || st.CommentURL == "" {
@@ -431,11 +434,11 @@ func TestFailedDeploymentCheckKeepsTheDraft(t *testing.T) {
 			t.Errorf("error lacks %q: %v", want, err)
 		}
 	}
-	if want := []string{"draft", "push", "verify", "status"}; !reflect.DeepEqual(rec.calls, want) {
+	if want := []string{"status", "draft", "push", "verify", "status"}; !reflect.DeepEqual(rec.calls, want) {
 		t.Errorf("calls %v, want %v (no publish, no channel)", rec.calls, want)
 	}
-	if st.Published || st.Channel != "" || rec.statuses[0].State != "error" {
-		t.Errorf("published %v, channel %q, status %+v", st.Published, st.Channel, rec.statuses[0])
+	if st.Published || st.Channel != "" || rec.statuses[len(rec.statuses)-1].State != "error" {
+		t.Errorf("published %v, channel %q, status %+v", st.Published, st.Channel, rec.statuses[len(rec.statuses)-1])
 	}
 }
 

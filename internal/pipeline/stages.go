@@ -26,7 +26,7 @@ func Build(sel Selection, d Deps) *Pipeline {
 		pre.writeChecks = d.WriteChecks
 	}
 	stages := []Piper{pre, &dataStage{loader: d.Data}}
-	stages = append(stages, &modelStage{trainer: d.Trainer})
+	stages = append(stages, &pendingStatusStage{poster: d.Statuses}, &modelStage{trainer: d.Trainer})
 	stages = append(stages, &evaluateStage{evaluator: d.Evaluator}, &gateStage{gate: d.Gate, baselines: d.Baselines})
 	switch sel.Mode {
 	case ModeRelease, ModeTag:
@@ -624,6 +624,34 @@ func (s *statusStage) Run(ctx context.Context, st *State) error {
 		return fmt.Errorf("setting status on %s: %w", short(st.SHA()), err)
 	}
 	st.Status = req.State
+	return nil
+}
+
+// pendingStatusStage marks the commit's check as pending before training,
+// so a reviewer sees at once that the model is being checked; the status
+// stage in Finally later sets the verdict on the same check. Not being able
+// to set it is worth a line in the log, never a failed run.
+type pendingStatusStage struct{ poster StatusPoster }
+
+func (s *pendingStatusStage) Name() string { return "pending status" }
+func (s *pendingStatusStage) Run(ctx context.Context, st *State) error {
+	switch {
+	case !st.Config.StatusCheck:
+		return Skip("status-check is false")
+	case st.SHA() == "":
+		return Skip("no commit to set a status on")
+	case st.Event.IsFork():
+		return Skip("pull request from fork %s: its token cannot set statuses", st.Event.HeadRepo)
+	case s.poster == nil:
+		return Skip("no GitHub client")
+	}
+	req := StatusRequest{SHA: st.SHA(), Context: StatusContext, State: "pending", Description: "training and gating the model"}
+	if err := s.poster.Status(ctx, req); err != nil {
+		if IsSkip(err) {
+			return err
+		}
+		return Skip("could not set the pending status on %s: %v", short(st.SHA()), err)
+	}
 	return nil
 }
 
