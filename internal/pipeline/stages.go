@@ -593,8 +593,9 @@ const StatusContext = "model-release/gate"
 
 type statusStage struct{ poster StatusPoster }
 
-func (s *statusStage) Name() string { return "status" }
-func (s *statusStage) Run(ctx context.Context, st *State) error {
+// statusSkip says why no status can be set on this run, or nil when one can;
+// the pending and the final status share it so they never disagree.
+func statusSkip(st *State, poster StatusPoster) error {
 	switch {
 	case !st.Config.StatusCheck:
 		return Skip("status-check is false")
@@ -602,8 +603,16 @@ func (s *statusStage) Run(ctx context.Context, st *State) error {
 		return Skip("no commit to set a status on")
 	case st.Event.IsFork():
 		return Skip("pull request from fork %s: its token cannot set statuses", st.Event.HeadRepo)
-	case s.poster == nil:
+	case poster == nil:
 		return Skip("no GitHub client")
+	}
+	return nil
+}
+
+func (s *statusStage) Name() string { return "status" }
+func (s *statusStage) Run(ctx context.Context, st *State) error {
+	if err := statusSkip(st, s.poster); err != nil {
+		return err
 	}
 	req := StatusRequest{SHA: st.SHA(), Context: StatusContext, TargetURL: st.ReleaseURL, Summary: st.Reports.Summary}
 	var gf *GateFailedError
@@ -635,15 +644,8 @@ type pendingStatusStage struct{ poster StatusPoster }
 
 func (s *pendingStatusStage) Name() string { return "pending status" }
 func (s *pendingStatusStage) Run(ctx context.Context, st *State) error {
-	switch {
-	case !st.Config.StatusCheck:
-		return Skip("status-check is false")
-	case st.SHA() == "":
-		return Skip("no commit to set a status on")
-	case st.Event.IsFork():
-		return Skip("pull request from fork %s: its token cannot set statuses", st.Event.HeadRepo)
-	case s.poster == nil:
-		return Skip("no GitHub client")
+	if err := statusSkip(st, s.poster); err != nil {
+		return err
 	}
 	req := StatusRequest{SHA: st.SHA(), Context: StatusContext, State: "pending", Description: "training and gating the model"}
 	if err := s.poster.Status(ctx, req); err != nil {
