@@ -72,13 +72,19 @@ func ConvForward(p ConvParams, x, w, b, y []float32, relu bool, ws *Workspace) e
 			return err
 		}
 	}
-	K, P := p.colK(), p.outP()
-	nw := workers(p.N)
 	var slabs [][]float32
 	if !p.direct() {
-		slabs = ws.slabs(nw, K*P)
+		slabs = ws.slabs(workers(p.N), p.colK()*p.outP())
 		defer ws.mu.Unlock()
 	}
+	convForward(p, x, w, b, y, relu, slabs)
+	return nil
+}
+
+// convForward is ConvForward once sizes are checked, with one im2col slab
+// per worker (none for a direct convolution).
+func convForward(p ConvParams, x, w, b, y []float32, relu bool, slabs [][]float32) {
+	K, P := p.colK(), p.outP()
 	sgemm := gemm()
 	parallelFor(p.N, func(wk, lo, hi int) {
 		for n := lo; n < hi; n++ {
@@ -106,7 +112,6 @@ func ConvForward(p ConvParams, x, w, b, y []float32, relu bool, ws *Workspace) e
 			}
 		}
 	})
-	return nil
 }
 
 // ConvBackwardData computes dx, the gradient of the input, from the weights
@@ -121,6 +126,18 @@ func ConvBackwardData(p ConvParams, w, dy, dx []float32, ws *Workspace) error {
 		checkLen("input gradient", len(dx), p.N*p.inSize()),
 	); err != nil {
 		return err
+	}
+	if t, ok := p.transposed(); ok && !p.direct() {
+		// dx is the convolution of dy with the weights flipped in space and
+		// with input and output channels swapped: an im2col gather of dy and
+		// one GEMM per image, instead of a GEMM and a scatter-add (col2im).
+		nw := workers(p.N)
+		slabs := ws.slabs(nw+1, max(t.colK()*t.outP(), len(w)))
+		defer ws.mu.Unlock()
+		wt := slabs[nw][:len(w)]
+		flipWeights(p, w, wt)
+		convForward(t, dy, wt, nil, dx, false, slabs[:nw])
+		return nil
 	}
 	K, P := p.colK(), p.outP()
 	nw := workers(p.N)
@@ -144,6 +161,32 @@ func ConvBackwardData(p ConvParams, w, dy, dx []float32, ws *Workspace) error {
 		}
 	})
 	return nil
+}
+
+// transposed returns the convolution whose forward pass computes this one's
+// input gradient: over the output gradient, stride 1, padding KH-1-Pad. It
+// exists for stride 1 and padding below the kernel size, with the same
+// padding on both axes (square kernels).
+func (p ConvParams) transposed() (ConvParams, bool) {
+	if p.Stride != 1 || p.KH != p.KW || p.Pad > p.KH-1 {
+		return ConvParams{}, false
+	}
+	return ConvParams{N: p.N, C: p.O, H: p.OutH(), W: p.OutW(), O: p.C, KH: p.KH, KW: p.KW,
+		Stride: 1, Pad: p.KH - 1 - p.Pad}, true
+}
+
+// flipWeights writes w (O,C,KH,KW) as wt (C,O,KH,KW) rotated 180° in space.
+func flipWeights(p ConvParams, w, wt []float32) {
+	kk := p.KH * p.KW
+	for o := 0; o < p.O; o++ {
+		for c := 0; c < p.C; c++ {
+			src := w[(o*p.C+c)*kk : (o*p.C+c+1)*kk]
+			dst := wt[(c*p.O+o)*kk : (c*p.O+o+1)*kk]
+			for i, v := range src {
+				dst[kk-1-i] = v
+			}
+		}
+	}
 }
 
 // ConvBackwardFilter computes dw, the gradient of the weights, from the input
@@ -252,6 +295,10 @@ func validRange(d, size, stride, out int) (lo, hi int) {
 // (c*KH+kh)*KW+kw holds the input pixel under that kernel tap for every
 // output position, zero where it falls in the padding.
 func im2col(p ConvParams, x, col []float32) {
+	if p.Stride == 1 && p.OutH() == p.H && p.OutW() == p.W {
+		im2colSame(p, x, col)
+		return
+	}
 	oh, ow, s := p.OutH(), p.OutW(), p.Stride
 	P := oh * ow
 	r := 0
@@ -281,6 +328,66 @@ func im2col(p ConvParams, x, col []float32) {
 					for xo := lo; xo < hi; xo++ {
 						dst[xo] = src[iw]
 						iw += s
+					}
+				}
+			}
+		}
+	}
+}
+
+// im2colSame is im2col for a stride-1 convolution whose output is as large
+// as its input. Each col row is then the input plane shifted by a constant
+// offset: one block copy per row, then zeros where a tap falls off an edge
+// (whole rows at the top and bottom, a few columns where the shift wrapped
+// around). Copying row by row instead spends more on calls than on moving
+// data at widths of 8 to 32.
+func im2colSame(p ConvParams, x, col []float32) {
+	H, W := p.H, p.W
+	P := H * W
+	r := 0
+	for c := 0; c < p.C; c++ {
+		plane := x[c*P : (c+1)*P]
+		for kh := 0; kh < p.KH; kh++ {
+			dy := kh - p.Pad
+			// Output rows whose input row lies inside the plane.
+			ylo, yhi := max(0, -dy), min(H, H-dy)
+			for kw := 0; kw < p.KW; kw++ {
+				row := col[r*P : (r+1)*P]
+				r++
+				dx := kw - p.Pad
+				if ylo >= yhi {
+					clear(row)
+					continue
+				}
+				clear(row[:ylo*W])
+				clear(row[yhi*W:])
+				a, b := ylo*W, yhi*W
+				off := dy*W + dx
+				// The block may reach one tap past either end of the plane;
+				// those entries are wrapped-around columns, zeroed below.
+				sa, sb := a+off, b+off
+				if sa < 0 {
+					a -= sa
+					sa = 0
+				}
+				if sb > P {
+					b -= sb - P
+					sb = P
+				}
+				copy(row[a:b], plane[sa:sb])
+				// At most Pad columns per row: plain stores beat calls.
+				switch {
+				case dx < 0:
+					for y := ylo; y < yhi; y++ {
+						for i := y * W; i < min(y*W-dx, (y+1)*W); i++ {
+							row[i] = 0
+						}
+					}
+				case dx > 0:
+					for y := ylo; y < yhi; y++ {
+						for i := max((y+1)*W-dx, y*W); i < (y+1)*W; i++ {
+							row[i] = 0
+						}
 					}
 				}
 			}

@@ -199,6 +199,13 @@ var convCases = []ConvParams{
 	{N: 2, C: 3, H: 7, W: 5, O: 2, KH: 1, KW: 1, Stride: 2, Pad: 0},
 	{N: 2, C: 2, H: 8, W: 9, O: 3, KH: 5, KW: 3, Stride: 2, Pad: 2},
 	{N: 4, C: 1, H: 3, W: 3, O: 1, KH: 3, KW: 3, Stride: 3, Pad: 1},
+	// "Same" convolutions (im2colSame), incl. taps two columns off the edge
+	// and a plane smaller than the kernel.
+	{N: 2, C: 2, H: 6, W: 5, O: 3, KH: 5, KW: 5, Stride: 1, Pad: 2},
+	{N: 3, C: 2, H: 2, W: 3, O: 2, KH: 5, KW: 5, Stride: 1, Pad: 2},
+	{N: 2, C: 3, H: 1, W: 1, O: 2, KH: 3, KW: 3, Stride: 1, Pad: 1},
+	// Transposed input gradient with padding 0 (becomes padding 2).
+	{N: 2, C: 2, H: 5, W: 4, O: 3, KH: 3, KW: 3, Stride: 1, Pad: 0},
 }
 
 func TestConvMatchesNaive(t *testing.T) {

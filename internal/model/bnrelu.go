@@ -99,33 +99,25 @@ func (op *bnReLUOp) Do(vals ...G.Value) (G.Value, error) {
 	y := s.y
 	m := float64(s.n * s.hw)
 	forChannels(s.c, func(c int) {
-		// Sums run in float32 within a plane (at most a few thousand
-		// values) and float64 across planes: accurate and fast.
-		var sum float64
+		// One pass: sums shifted by the channel's first value (near the mean,
+		// so the variance does not cancel), per plane in float32, across
+		// planes in float64.
+		k := x[c*s.hw]
+		var sum, sq float64
 		for i := 0; i < s.n; i++ {
-			var ps float32
-			for _, v := range x[(i*s.c+c)*s.hw : (i*s.c+c+1)*s.hw] {
-				ps += v
-			}
+			ps, pq := planeShiftedSums(x[(i*s.c+c)*s.hw:(i*s.c+c+1)*s.hw], k)
 			sum += float64(ps)
+			sq += float64(pq)
 		}
-		mean := sum / m
+		shifted := sum / m
+		mean := float64(k) + shifted
 		fm := float32(mean)
-		var sq float64
-		for i := 0; i < s.n; i++ {
-			var ps float32
-			for _, v := range x[(i*s.c+c)*s.hw : (i*s.c+c+1)*s.hw] {
-				d := v - fm
-				ps += d * d
-			}
-			sq += float64(ps)
-		}
-		variance := sq / m
+		variance := max(sq/m-shifted*shifted, 0)
 		inv := 1 / math.Sqrt(variance+bnEpsilon)
 		s.mean[c], s.invStd[c] = fm, float32(inv)
 		unbiased := variance
 		if m > 1 {
-			unbiased = sq / (m - 1)
+			unbiased = variance * m / (m - 1)
 		}
 		s.runMean[c] = float32((1-bnMomentum)*float64(s.runMean[c]) + bnMomentum*mean)
 		s.runVar[c] = float32((1-bnMomentum)*float64(s.runVar[c]) + bnMomentum*unbiased)
@@ -133,10 +125,7 @@ func (op *bnReLUOp) Do(vals ...G.Value) (G.Value, error) {
 		shift := beta[c] - fm*scale
 		for i := 0; i < s.n; i++ {
 			off := (i*s.c + c) * s.hw
-			src, dst := x[off:off+s.hw], y[off:off+s.hw]
-			for j, v := range src {
-				dst[j] = max(v*scale+shift, 0)
-			}
+			planeScaleShiftReLU(x[off:off+s.hw], y[off:off+s.hw], scale, shift)
 		}
 	})
 	return tensor.New(tensor.WithShape(vals[0].Shape().Clone()...), tensor.WithBacking(y)), nil
@@ -195,13 +184,7 @@ func (op *bnReLUGradOp) Do(vals ...G.Value) (G.Value, error) {
 		var db, dg float64
 		for i := 0; i < s.n; i++ {
 			off := (i*s.c + c) * s.hw
-			xs, ys, dys := x[off:off+s.hw], y[off:off+s.hw], dy[off:off+s.hw]
-			var pb, pg float32
-			for j, v := range xs {
-				dz := reluGrad(ys[j], dys[j])
-				pb += dz
-				pg += dz * (v - mean)
-			}
+			pb, pg := planeGradSums(x[off:off+s.hw], y[off:off+s.hw], dy[off:off+s.hw], mean)
 			db += float64(pb)
 			dg += float64(pg) * float64(inv)
 		}
@@ -212,10 +195,7 @@ func (op *bnReLUGradOp) Do(vals ...G.Value) (G.Value, error) {
 		b := k*float32(db)/m - a*mean
 		for i := 0; i < s.n; i++ {
 			off := (i*s.c + c) * s.hw
-			xs, ys, dys, dxs := x[off:off+s.hw], y[off:off+s.hw], dy[off:off+s.hw], dx[off:off+s.hw]
-			for j, v := range xs {
-				dxs[j] = k*reluGrad(ys[j], dys[j]) - a*v - b
-			}
+			planeInputGrad(x[off:off+s.hw], y[off:off+s.hw], dy[off:off+s.hw], dx[off:off+s.hw], k, a, b)
 		}
 	})
 	return tensor.New(tensor.WithShape(vals[0].Shape().Clone()...), tensor.WithBacking(dx)), nil

@@ -83,3 +83,46 @@ func TestBNReLUMatchesGorgonia(t *testing.T) {
 	cmp("running mean", gmean, wm, 1e-5)
 	cmp("running var", gvar, wv, 1e-5)
 }
+
+// The one-pass statistics shift by a sample value; they must stay accurate
+// when the mean is far larger than the spread (the naive Σx² - (Σx)²/n
+// loses every digit here in float32).
+func TestBNReLUStatsWithLargeOffset(t *testing.T) {
+	const n, c, hw = 4, 3, 37
+	r := rand.New(rand.NewPCG(5, 6))
+	x := make([]float32, n*c*hw)
+	for i := range x {
+		ch := (i / hw) % c
+		x[i] = float32(1000*float64(ch+1) + 0.01*r.NormFloat64())
+	}
+	st := &bnState{n: n, c: c, hw: hw, runMean: make([]float32, c), runVar: make([]float32, c),
+		mean: make([]float32, c), invStd: make([]float32, c), dGamma: make([]float32, c), dBeta: make([]float32, c)}
+	ones, zeros := []float32{1, 1, 1}, make([]float32, c)
+	val := func(v []float32, shape ...int) G.Value {
+		return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(v))
+	}
+	if _, err := (&bnReLUOp{st}).Do(val(x, n, c, 1, hw), val(ones, 1, c, 1, 1), val(zeros, 1, c, 1, 1)); err != nil {
+		t.Fatal(err)
+	}
+	for ch := 0; ch < c; ch++ {
+		var sum, sq float64
+		for i := 0; i < n; i++ {
+			for _, v := range x[(i*c+ch)*hw : (i*c+ch+1)*hw] {
+				sum += float64(v)
+			}
+		}
+		mean := sum / (n * hw)
+		for i := 0; i < n; i++ {
+			for _, v := range x[(i*c+ch)*hw : (i*c+ch+1)*hw] {
+				sq += (float64(v) - mean) * (float64(v) - mean)
+			}
+		}
+		wantInv := 1 / math.Sqrt(sq/(n*hw)+bnEpsilon)
+		if d := math.Abs(float64(st.mean[ch]) - mean); d > 1e-4 {
+			t.Errorf("channel %d mean %v, want %v", ch, st.mean[ch], mean)
+		}
+		if d := math.Abs(float64(st.invStd[ch])-wantInv) / wantInv; d > 1e-2 {
+			t.Errorf("channel %d 1/std %v, want %v (relative error %.2g)", ch, st.invStd[ch], wantInv, d)
+		}
+	}
+}
