@@ -10,6 +10,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"runtime/trace"
 
 	"github.com/model-release/model-release/internal/config"
 	"github.com/model-release/model-release/internal/model"
@@ -25,6 +26,7 @@ func main() {
 	images := flag.Int("images", 1024, "random images to train on (one epoch)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile to this file")
 	memprofile := flag.String("memprofile", "", "write a heap allocation profile (alloc_space) to this file")
+	traceFile := flag.String("trace", "", "write a runtime execution trace to this file (go tool trace)")
 	alloc := flag.Bool("alloc", false, "also print the steady-state heap allocation per training step (bytes)")
 	flag.Parse()
 	if *cpuprofile != "" {
@@ -37,6 +39,17 @@ func main() {
 			os.Exit(1)
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if *traceFile != "" {
+		f, err := os.Create(*traceFile)
+		if err == nil {
+			err = trace.Start(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "train-bench:", err)
+			os.Exit(1)
+		}
+		defer trace.Stop()
 	}
 	if *memprofile != "" {
 		runtime.MemProfileRate = 64 << 10 // sample every 64 KiB: big buffers dominate

@@ -16,4 +16,9 @@ func (fastOps) Conv2d(x, w, b *G.Node, pad int) (*G.Node, error) { return ops.Co
 func (fastOps) Conv2dReLU(x, w, b *G.Node, pad int) (*G.Node, error) {
 	return ops.Conv2dReLU(x, w, b, 1, pad)
 }
+
+// Conv2dOverData is a first layer's convolution: no input gradient.
+func (fastOps) Conv2dOverData(x, w, b *G.Node, pad int, relu bool) (*G.Node, error) {
+	return ops.Conv2dOverData(x, w, b, 1, pad, relu)
+}
 func (fastOps) MaxPool2d(x *G.Node, size int) (*G.Node, error) { return ops.MaxPool2d(x, size) }

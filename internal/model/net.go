@@ -87,15 +87,13 @@ func NewNet(arch Arch, weights []Tensor, batch int, layers Layers, train bool) (
 			}
 			wn := param(w, l.Name+".weight", true, l.Out, l.In, 3, 3)
 			bn := param(b, l.Name+".bias", false, 1, l.Out, 1, 1)
-			if !train || l.BN == "" {
-				// No batch norm in the graph: fuse the ReLU.
-				if x, err = layers.Conv2dReLU(x, wn, bn, 1); err != nil {
-					return nil, fmt.Errorf("building %s: %w", l.Name, err)
-				}
-				continue
-			}
-			if x, err = layers.Conv2d(x, wn, bn, 1); err != nil {
+			// Without batch norm in the graph the ReLU is fused.
+			fuseReLU := !train || l.BN == ""
+			if x, err = convLayer(layers, x, wn, bn, fuseReLU, x == n.Input); err != nil {
 				return nil, fmt.Errorf("building %s: %w", l.Name, err)
+			}
+			if fuseReLU {
+				continue
 			}
 			gamma := param(byName[l.BN+".weight"].Data, l.BN+".weight", false, l.Out)
 			beta := param(byName[l.BN+".bias"].Data, l.BN+".bias", false, l.Out)
@@ -190,4 +188,22 @@ func (n *Net) Close() {
 	if n.vm != nil {
 		n.vm.Close()
 	}
+}
+
+// overDataLayers is implemented by layer kinds that can skip the input
+// gradient of a convolution whose input is the training batch.
+type overDataLayers interface {
+	Conv2dOverData(x, w, b *G.Node, pad int, relu bool) (*G.Node, error)
+}
+
+// convLayer builds a 3x3 convolution with padding 1, with the ReLU fused
+// when relu is set; onData says x is the network's input.
+func convLayer(layers Layers, x, w, b *G.Node, relu, onData bool) (*G.Node, error) {
+	if od, ok := layers.(overDataLayers); ok && onData {
+		return od.Conv2dOverData(x, w, b, 1, relu)
+	}
+	if relu {
+		return layers.Conv2dReLU(x, w, b, 1)
+	}
+	return layers.Conv2d(x, w, b, 1)
 }

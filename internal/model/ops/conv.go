@@ -26,7 +26,19 @@ func Conv2dReLU(x, w, b *gorgonia.Node, stride, pad int) (*gorgonia.Node, error)
 	return conv2d(x, w, b, stride, pad, true)
 }
 
+// Conv2dOverData is Conv2d (with the ReLU fused when relu is set) whose
+// input is training data: no gradient flows to x, so none is computed. For
+// a network's first layer that saves a GEMM and an im2col per image as large
+// as the next layer's. Gradients with respect to x cannot be asked for.
+func Conv2dOverData(x, w, b *gorgonia.Node, stride, pad int, relu bool) (*gorgonia.Node, error) {
+	return newConv2d(x, w, b, stride, pad, relu, true)
+}
+
 func conv2d(x, w, b *gorgonia.Node, stride, pad int, relu bool) (*gorgonia.Node, error) {
+	return newConv2d(x, w, b, stride, pad, relu, false)
+}
+
+func newConv2d(x, w, b *gorgonia.Node, stride, pad int, relu, overData bool) (*gorgonia.Node, error) {
 	xs, ws, bs := x.Shape(), w.Shape(), b.Shape()
 	if xs.Dims() != 4 || ws.Dims() != 4 {
 		return nil, fmt.Errorf("conv2d: input %v and weights %v must be 4-D (NCHW and OCHW)", xs, ws)
@@ -46,7 +58,7 @@ func conv2d(x, w, b *gorgonia.Node, stride, pad int, relu bool) (*gorgonia.Node,
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
-	op := &convOp{p: p, relu: relu, bShape: bs.Clone()}
+	op := &convOp{p: p, relu: relu, overData: overData, bShape: bs.Clone()}
 	y, err := gorgonia.ApplyOp(op, x, w, b)
 	if err != nil {
 		return nil, fmt.Errorf("conv2d: %w", err)
@@ -80,9 +92,10 @@ func hashOf(s fmt.Stringer) uint32 {
 
 // convOp is the forward convolution (x, w, b) -> y.
 type convOp struct {
-	p      kernels.ConvParams
-	relu   bool
-	bShape tensor.Shape
+	p        kernels.ConvParams
+	relu     bool
+	overData bool // no input gradient: see Conv2dOverData
+	bShape   tensor.Shape
 	// shared is created lazily so the op value stays cheap to build and
 	// the backward ops can point at the same workspace.
 	shared *convShared
@@ -114,10 +127,14 @@ func (op *convOp) OverwritesInput() int  { return -1 }
 func (op *convOp) WriteHash(h hash.Hash) { fmt.Fprint(h, op.String()) }
 func (op *convOp) Hashcode() uint32      { return hashOf(op) }
 func (op *convOp) String() string {
+	kind := "FastConv2d"
 	if op.relu {
-		return op.sh().describe("FastConv2dReLU")
+		kind += "ReLU"
 	}
-	return op.sh().describe("FastConv2d")
+	if op.overData {
+		kind += "OverData"
+	}
+	return op.sh().describe(kind)
 }
 
 func (op *convOp) Do(inputs ...gorgonia.Value) (gorgonia.Value, error) {
@@ -148,7 +165,7 @@ func (op *convOp) UsePreallocDo(prealloc gorgonia.Value, inputs ...gorgonia.Valu
 	return out, nil
 }
 
-func (op *convOp) DiffWRT(int) []bool { return []bool{true, true, true} }
+func (op *convOp) DiffWRT(int) []bool { return []bool{!op.overData, true, true} }
 
 // SymDiff returns the gradients of x, w and b. With a fused ReLU the
 // incoming gradient is first masked by y > 0.
@@ -164,9 +181,12 @@ func (op *convOp) SymDiff(inputs gorgonia.Nodes, output, grad *gorgonia.Node) (g
 			return nil, fmt.Errorf("%v: relu gradient: %w", op, err)
 		}
 	}
-	dx, err := gorgonia.ApplyOp(&convDataOp{s: s}, inputs[1], dy)
-	if err != nil {
-		return nil, fmt.Errorf("%v: input gradient: %w", op, err)
+	var dx *gorgonia.Node
+	if !op.overData {
+		var err error
+		if dx, err = gorgonia.ApplyOp(&convDataOp{s: s}, inputs[1], dy); err != nil {
+			return nil, fmt.Errorf("%v: input gradient: %w", op, err)
+		}
 	}
 	dw, err := gorgonia.ApplyOp(&convFilterOp{s: s}, inputs[0], dy)
 	if err != nil {

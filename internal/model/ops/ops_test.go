@@ -355,3 +355,46 @@ func useBackend(t *testing.T, name string) {
 	}
 	t.Cleanup(func() { _ = kernels.UseBackend("") })
 }
+
+// A convolution over data gives the same output and weight and bias
+// gradients as Conv2d, builds no input-gradient op, and refuses a request
+// for the input's gradient instead of returning a wrong one.
+func TestConv2dOverDataSkipsInputGradient(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	x, w, b := randTensor(r, 3, 3, 6, 5), randTensor(r, 4, 3, 3, 3), randTensor(r, 4)
+	rr := randTensor(r, 3, 4, 6, 5)
+	for _, relu := range []bool{false, true} {
+		plain := func(v []*gorgonia.Node) (*gorgonia.Node, error) { return conv2d(v[0], v[1], v[2], 1, 1, relu) }
+		want := newLossGraph(t, clones([]*tensor.Dense{x, w, b}), rr, true, plain)
+		wantY, wantG := want.run(t, 1)
+
+		g := gorgonia.NewGraph()
+		var vars []*gorgonia.Node
+		for i, v := range clones([]*tensor.Dense{x, w, b, rr}) {
+			vars = append(vars, gorgonia.NewTensor(g, tensor.Float32, v.Dims(), gorgonia.WithShape(v.Shape()...),
+				gorgonia.WithValue(v), gorgonia.WithName(fmt.Sprintf("v%d", i))))
+		}
+		y := gorgonia.Must(Conv2dOverData(vars[0], vars[1], vars[2], 1, 1, relu))
+		cost := gorgonia.Must(gorgonia.Sum(gorgonia.Must(gorgonia.HadamardProd(y, vars[3]))))
+		if _, err := gorgonia.Grad(cost, vars[0]); err == nil {
+			t.Fatal("gradient with respect to the data input: want an error")
+		}
+		grads, err := gorgonia.Grad(cost, vars[1], vars[2])
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range g.AllNodes() {
+			if _, ok := n.Op().(*convDataOp); ok {
+				t.Fatalf("relu=%v: graph has an input-gradient op %v", relu, n.Op())
+			}
+		}
+		m := gorgonia.NewTapeMachine(g)
+		if err := m.RunAll(); err != nil {
+			t.Fatal(err)
+		}
+		assertClose(t, "y", copyValue(t, y.Value()), wantY, 0)
+		assertClose(t, "weight gradient", copyValue(t, grads[0].Value()), wantG[1], 0)
+		assertClose(t, "bias gradient", copyValue(t, grads[1].Value()), wantG[2], 0)
+		m.Close()
+	}
+}
