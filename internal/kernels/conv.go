@@ -219,7 +219,7 @@ func ConvBackwardFilter(p ConvParams, x, dy, dw, db []float32, ws *Workspace) er
 	slabs := ws.slabs(nw, colSize+p.O*K+p.O)
 	defer ws.mu.Unlock()
 	sgemm := gemm()
-	parallelFor(p.N, func(wk, lo, hi int) {
+	parallelChunks(p.N, func(wk, lo, hi int) {
 		s := slabs[wk]
 		accW, accB := s[colSize:colSize+p.O*K], s[colSize+p.O*K:]
 		if wk == 0 {

@@ -1,11 +1,52 @@
 package kernels
 
-import "sync"
+import (
+	"sync"
+	"sync/atomic"
+)
 
-// parallelFor splits [0, n) into at most Threads() contiguous chunks and runs
-// fn on each in its own goroutine (chunk 0 on the caller's). worker is the
-// chunk's index, for picking per-worker scratch.
+// parallelFor runs fn over [0, n) on at most Threads() goroutines (one of
+// them the caller's), handing out small ranges as workers become free: with
+// fixed halves, a core slowed by anything else (the OS, the GC, a slower
+// cache) left the other idle at every join. worker is the goroutine's index,
+// for picking per-worker scratch; which worker gets which items varies from
+// run to run, so per-item results must not depend on it (use parallelChunks
+// for per-worker sums).
 func parallelFor(n int, fn func(worker, lo, hi int)) {
+	t := min(Threads(), n)
+	if t <= 1 {
+		if n > 0 {
+			fn(0, 0, n)
+		}
+		return
+	}
+	grain := max(1, n/(64*t))
+	var next atomic.Int64
+	run := func(w int) {
+		for {
+			lo := int(next.Add(int64(grain))) - grain
+			if lo >= n {
+				return
+			}
+			fn(w, lo, min(lo+grain, n))
+		}
+	}
+	var wg sync.WaitGroup
+	for w := 1; w < t; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			run(w)
+		}(w)
+	}
+	run(0)
+	wg.Wait()
+}
+
+// parallelChunks splits [0, n) into at most Threads() fixed contiguous
+// chunks, one per goroutine (chunk 0 on the caller's), so per-worker
+// partial sums are the same from run to run.
+func parallelChunks(n int, fn func(worker, lo, hi int)) {
 	t := min(Threads(), n)
 	if t <= 1 {
 		if n > 0 {

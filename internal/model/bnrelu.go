@@ -7,6 +7,7 @@ import (
 	"math"
 	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
@@ -59,15 +60,19 @@ func (s *bnState) shape() tensor.Shape { return tensor.Shape{s.n, s.c, s.hw} }
 // forChannels runs f for every channel, spread over the available cores.
 func forChannels(c int, f func(ch int)) {
 	workers := min(runtime.GOMAXPROCS(0), c)
+	// Channels are handed out one at a time, so a slowed core does not
+	// leave the others waiting; each channel is one goroutine's, so the
+	// result does not depend on who ran it.
+	var next atomic.Int64
 	var wg sync.WaitGroup
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
-		go func(w int) {
+		go func() {
 			defer wg.Done()
-			for ch := w; ch < c; ch += workers {
+			for ch := int(next.Add(1)) - 1; ch < c; ch = int(next.Add(1)) - 1 {
 				f(ch)
 			}
-		}(w)
+		}()
 	}
 	wg.Wait()
 }
