@@ -12,6 +12,8 @@ import (
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/model-release/model-release/internal/kernels"
 )
 
 // bnReLU is training-mode batch norm followed by ReLU, as one op:
@@ -29,6 +31,7 @@ func bnReLU(x, gamma, beta *G.Node, runMean, runVar []float32) (*G.Node, error) 
 	}
 	st := &bnState{n: s[0], c: s[1], hw: s[2] * s[3], runMean: runMean, runVar: runVar,
 		mean: make([]float32, s[1]), invStd: make([]float32, s[1]),
+		scale: make([]float32, s[1]), shift: make([]float32, s[1]),
 		dGamma: make([]float32, s[1]), dBeta: make([]float32, s[1])}
 	return G.ApplyOp(&bnReLUOp{st}, x, gamma, beta)
 }
@@ -40,6 +43,7 @@ type bnState struct {
 	n, c, hw        int
 	runMean, runVar []float32
 	mean, invStd    []float32
+	scale, shift    []float32 // y = relu(x*scale + shift), kept for the backward pass
 	dGamma, dBeta   []float32
 	// y and dx back the two ops' outputs and are rewritten in full every
 	// step, so a training step allocates nothing here (a node's value is
@@ -110,7 +114,7 @@ func (op *bnReLUOp) Do(vals ...G.Value) (G.Value, error) {
 		k := x[c*s.hw]
 		var sum, sq float64
 		for i := 0; i < s.n; i++ {
-			ps, pq := planeShiftedSums(x[(i*s.c+c)*s.hw:(i*s.c+c+1)*s.hw], k)
+			ps, pq := kernels.ShiftedSums(x[(i*s.c+c)*s.hw:(i*s.c+c+1)*s.hw], k)
 			sum += float64(ps)
 			sq += float64(pq)
 		}
@@ -128,9 +132,10 @@ func (op *bnReLUOp) Do(vals ...G.Value) (G.Value, error) {
 		s.runVar[c] = float32((1-bnMomentum)*float64(s.runVar[c]) + bnMomentum*unbiased)
 		scale := gamma[c] * float32(inv)
 		shift := beta[c] - fm*scale
+		s.scale[c], s.shift[c] = scale, shift
 		for i := 0; i < s.n; i++ {
 			off := (i*s.c + c) * s.hw
-			planeScaleShiftReLU(x[off:off+s.hw], y[off:off+s.hw], scale, shift)
+			kernels.ScaleShiftReLU(x[off:off+s.hw], y[off:off+s.hw], scale, shift)
 		}
 	})
 	return tensor.New(tensor.WithShape(vals[0].Shape().Clone()...), tensor.WithBacking(y)), nil
@@ -139,7 +144,7 @@ func (op *bnReLUOp) Do(vals ...G.Value) (G.Value, error) {
 func (op *bnReLUOp) DiffWRT(int) []bool { return []bool{true, true, true} }
 
 func (op *bnReLUOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
-	dx, err := G.ApplyOp(&bnReLUGradOp{op.s}, inputs[0], inputs[1], output, grad)
+	dx, err := G.ApplyOp(&bnReLUGradOp{op.s}, inputs[0], inputs[1], grad)
 	if err != nil {
 		return nil, err
 	}
@@ -161,9 +166,9 @@ func (op *bnReLUOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, erro
 //	dx = gamma*invstd/M * (M*dz - dbeta - xhat*dgamma)
 type bnReLUGradOp struct{ s *bnState }
 
-func (op *bnReLUGradOp) Arity() int { return 4 }
+func (op *bnReLUGradOp) Arity() int { return 3 }
 func (op *bnReLUGradOp) Type() hm.Type {
-	return hm.NewFnType(anyTensor(4), anyTensor(4), anyTensor(4), anyTensor(4), anyTensor(4))
+	return hm.NewFnType(anyTensor(4), anyTensor(4), anyTensor(4), anyTensor(4))
 }
 func (op *bnReLUGradOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
 	return ds[0].(tensor.Shape).Clone(), nil
@@ -180,16 +185,16 @@ func (op *bnReLUGradOp) String() string {
 func (op *bnReLUGradOp) Do(vals ...G.Value) (G.Value, error) {
 	s := op.s
 	x, gamma := vals[0].Data().([]float32), vals[1].Data().([]float32)
-	y, dy := vals[2].Data().([]float32), vals[3].Data().([]float32)
+	dy := vals[2].Data().([]float32)
 	s.dx = reuse(s.dx, len(x))
 	dx := s.dx
 	m := float32(s.n * s.hw)
 	forChannels(s.c, func(c int) {
-		mean, inv := s.mean[c], s.invStd[c]
+		mean, inv, scale, shift := s.mean[c], s.invStd[c], s.scale[c], s.shift[c]
 		var db, dg float64
 		for i := 0; i < s.n; i++ {
 			off := (i*s.c + c) * s.hw
-			pb, pg := planeGradSums(x[off:off+s.hw], y[off:off+s.hw], dy[off:off+s.hw], mean)
+			pb, pg := kernels.BNReLUGradSums(x[off:off+s.hw], dy[off:off+s.hw], scale, shift, mean)
 			db += float64(pb)
 			dg += float64(pg) * float64(inv)
 		}
@@ -200,18 +205,10 @@ func (op *bnReLUGradOp) Do(vals ...G.Value) (G.Value, error) {
 		b := k*float32(db)/m - a*mean
 		for i := 0; i < s.n; i++ {
 			off := (i*s.c + c) * s.hw
-			planeInputGrad(x[off:off+s.hw], y[off:off+s.hw], dy[off:off+s.hw], dx[off:off+s.hw], k, a, b)
+			kernels.BNReLUInputGrad(x[off:off+s.hw], dy[off:off+s.hw], dx[off:off+s.hw], scale, shift, k, a, b)
 		}
 	})
 	return tensor.New(tensor.WithShape(vals[0].Shape().Clone()...), tensor.WithBacking(dx)), nil
-}
-
-// reluGrad is dy where the ReLU output y is positive, else 0, without a
-// branch (the sign pattern is random, so a branch mispredicts half the
-// time). y is never negative, so y > 0 exactly when its bits are not 0.
-func reluGrad(y, dy float32) float32 {
-	mask := uint32(int32(-math.Float32bits(y)) >> 31)
-	return math.Float32frombits(math.Float32bits(dy) & mask)
 }
 
 // bnParamGradOp hands out the gamma or beta gradient computed by

@@ -96,7 +96,7 @@ func TestBNReLUStatsWithLargeOffset(t *testing.T) {
 		x[i] = float32(1000*float64(ch+1) + 0.01*r.NormFloat64())
 	}
 	st := &bnState{n: n, c: c, hw: hw, runMean: make([]float32, c), runVar: make([]float32, c),
-		mean: make([]float32, c), invStd: make([]float32, c), dGamma: make([]float32, c), dBeta: make([]float32, c)}
+		mean: make([]float32, c), invStd: make([]float32, c), scale: make([]float32, c), shift: make([]float32, c), dGamma: make([]float32, c), dBeta: make([]float32, c)}
 	ones, zeros := []float32{1, 1, 1}, make([]float32, c)
 	val := func(v []float32, shape ...int) G.Value {
 		return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(v))

@@ -1,0 +1,131 @@
+package kernels
+
+import "math"
+
+// Batch-norm + ReLU loops over one (image, channel) plane. On amd64 with
+// AVX2 the bulk of each plane (a multiple of 8 values) runs in assembly,
+// eight lanes at a time; the rest, and every other machine, runs the Go
+// loops below, which keep four accumulators so the adder is not waiting on
+// one chain. The elementwise results of both are bit-identical (same
+// operations, same order, no fused multiply-add); the sums differ in the
+// order they add, as any parallel sum does.
+
+// ShiftedSums returns Σ(x-k) and Σ(x-k)² over x. Shifting by a value near
+// the mean keeps the one-pass variance from cancelling.
+func ShiftedSums(x []float32, k float32) (s, sq float32) {
+	n := simdLen(len(x))
+	if n > 0 {
+		s, sq = shiftedSumsSIMD(x[:n], k)
+	}
+	ts, tq := shiftedSumsGo(x[n:], k)
+	return s + ts, sq + tq
+}
+
+// ScaleShiftReLU writes y = max(x*scale+shift, 0).
+func ScaleShiftReLU(x, y []float32, scale, shift float32) {
+	y = y[:len(x)]
+	n := simdLen(len(x))
+	if n > 0 {
+		scaleShiftReLUSIMD(x[:n], y[:n], scale, shift)
+	}
+	scaleShiftReLUGo(x[n:], y[n:], scale, shift)
+}
+
+// BNReLUGradSums returns Σdz and Σdz·(x-mean), where dz is dy where the
+// forward output max(x*scale+shift, 0) was positive and 0 elsewhere. The
+// output is recomputed from x exactly as ScaleShiftReLU computed it, so it
+// need not be kept or read back.
+func BNReLUGradSums(x, dy []float32, scale, shift, mean float32) (sb, sg float32) {
+	dy = dy[:len(x)]
+	n := simdLen(len(x))
+	if n > 0 {
+		sb, sg = gradSumsSIMD(x[:n], dy[:n], scale, shift, mean)
+	}
+	tb, tg := gradSumsGo(x[n:], dy[n:], scale, shift, mean)
+	return sb + tb, sg + tg
+}
+
+// BNReLUInputGrad writes dx = k·dz - a·x - b, dz as in BNReLUGradSums.
+func BNReLUInputGrad(x, dy, dx []float32, scale, shift, k, a, b float32) {
+	dy, dx = dy[:len(x)], dx[:len(x)]
+	n := simdLen(len(x))
+	if n > 0 {
+		inputGradSIMD(x[:n], dy[:n], dx[:n], scale, shift, k, a, b)
+	}
+	inputGradGo(x[n:], dy[n:], dx[n:], scale, shift, k, a, b)
+}
+
+// simdLen is how many leading values the assembly loops take: a multiple
+// of 8, or 0 without AVX2.
+func simdLen(n int) int {
+	if !haveAVX2 {
+		return 0
+	}
+	return n &^ 7
+}
+
+// relu clamps v at zero without a branch (the sign is random, so a branch
+// mispredicts on half the values). -0 and +0 both give +0.
+func relu(v float32) float32 {
+	b := math.Float32bits(v)
+	return math.Float32frombits(b &^ uint32(int32(b)>>31))
+}
+
+// reluGrad is dy where y = relu(·) is positive, else 0, without a branch.
+// y is never negative, so y > 0 exactly when its bits are not 0.
+func reluGrad(y, dy float32) float32 {
+	mask := uint32(int32(-math.Float32bits(y)) >> 31)
+	return math.Float32frombits(math.Float32bits(dy) & mask)
+}
+
+func shiftedSumsGo(x []float32, k float32) (s, sq float32) {
+	var s0, s1, s2, s3, q0, q1, q2, q3 float32
+	i := 0
+	for ; i+4 <= len(x); i += 4 {
+		d0, d1, d2, d3 := x[i]-k, x[i+1]-k, x[i+2]-k, x[i+3]-k
+		s0, s1, s2, s3 = s0+d0, s1+d1, s2+d2, s3+d3
+		q0, q1, q2, q3 = q0+d0*d0, q1+d1*d1, q2+d2*d2, q3+d3*d3
+	}
+	for ; i < len(x); i++ {
+		d := x[i] - k
+		s0 += d
+		q0 += d * d
+	}
+	return (s0 + s1) + (s2 + s3), (q0 + q1) + (q2 + q3)
+}
+
+func scaleShiftReLUGo(x, y []float32, scale, shift float32) {
+	y = y[:len(x)]
+	for i, v := range x {
+		y[i] = relu(v*scale + shift)
+	}
+}
+
+func gradSumsGo(x, dy []float32, scale, shift, mean float32) (sb, sg float32) {
+	dy = dy[:len(x)]
+	var b0, b1, b2, b3, g0, g1, g2, g3 float32
+	i := 0
+	for ; i+4 <= len(x); i += 4 {
+		x0, x1, x2, x3 := x[i], x[i+1], x[i+2], x[i+3]
+		z0, z1 := reluGrad(relu(x0*scale+shift), dy[i]), reluGrad(relu(x1*scale+shift), dy[i+1])
+		z2, z3 := reluGrad(relu(x2*scale+shift), dy[i+2]), reluGrad(relu(x3*scale+shift), dy[i+3])
+		b0, b1, b2, b3 = b0+z0, b1+z1, b2+z2, b3+z3
+		g0 += z0 * (x0 - mean)
+		g1 += z1 * (x1 - mean)
+		g2 += z2 * (x2 - mean)
+		g3 += z3 * (x3 - mean)
+	}
+	for ; i < len(x); i++ {
+		z := reluGrad(relu(x[i]*scale+shift), dy[i])
+		b0 += z
+		g0 += z * (x[i] - mean)
+	}
+	return (b0 + b1) + (b2 + b3), (g0 + g1) + (g2 + g3)
+}
+
+func inputGradGo(x, dy, dx []float32, scale, shift, k, a, b float32) {
+	dy, dx = dy[:len(x)], dx[:len(x)]
+	for i, v := range x {
+		dx[i] = k*reluGrad(relu(v*scale+shift), dy[i]) - a*v - b
+	}
+}
