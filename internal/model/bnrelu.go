@@ -5,9 +5,6 @@ import (
 	"hash"
 	"hash/fnv"
 	"math"
-	"runtime"
-	"sync"
-	"sync/atomic"
 
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
@@ -63,22 +60,11 @@ func (s *bnState) shape() tensor.Shape { return tensor.Shape{s.n, s.c, s.hw} }
 
 // forChannels runs f for every channel, spread over the available cores.
 func forChannels(c int, f func(ch int)) {
-	workers := min(runtime.GOMAXPROCS(0), c)
-	// Channels are handed out one at a time, so a slowed core does not
-	// leave the others waiting; each channel is one goroutine's, so the
-	// result does not depend on who ran it.
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for ch := int(next.Add(1)) - 1; ch < c; ch = int(next.Add(1)) - 1 {
-				f(ch)
-			}
-		}()
-	}
-	wg.Wait()
+	kernels.ParallelFor(c, func(_, lo, hi int) {
+		for ch := lo; ch < hi; ch++ {
+			f(ch)
+		}
+	})
 }
 
 type bnReLUOp struct{ s *bnState }
