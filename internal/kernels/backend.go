@@ -127,6 +127,9 @@ func SetThreads(n int) {
 	threads.Store(int64(n))
 }
 
+// ThreadSetting is what SetThreads last set (0: follow GOMAXPROCS).
+func ThreadSetting() int { return int(threads.Load()) }
+
 // Threads is the number of worker goroutines a kernel uses.
 func Threads() int {
 	if n := int(threads.Load()); n > 0 {

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
-	"runtime"
 
 	"github.com/model-release/model-release/internal/config"
 	"github.com/model-release/model-release/internal/model"
@@ -24,10 +23,7 @@ func Benchmark(ctx context.Context, cfg config.Config, n int) (float64, error) {
 	}
 	defer os.RemoveAll(dir)
 	cfg.WorkDir, cfg.Epochs, cfg.Resume, cfg.Patience = dir, 1, false, 0
-	if cfg.Threads > 0 {
-		// As Train does: the kernels split their work over GOMAXPROCS.
-		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(cfg.Threads))
-	}
+	defer useThreads(cfg.Threads)()
 	r := rand.New(rand.NewPCG(1, 2))
 	data := Data{Classes: []string{"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"}, Digest: "random"}
 	data.Train.Images = make([]uint8, n*model.ImageSize)

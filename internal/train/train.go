@@ -14,7 +14,6 @@ import (
 	"math/rand/v2"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"time"
 
@@ -106,9 +105,7 @@ func Run(ctx context.Context, cfg config.Config, data Data, opts Options) (*Resu
 		}
 		defer kernels.ReleaseDevice()
 	}
-	if cfg.Threads > 0 {
-		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(cfg.Threads))
-	}
+	defer useThreads(cfg.Threads)()
 
 	t, err := newTrainer(cfg, data, arch, layers, log)
 	if err != nil {
