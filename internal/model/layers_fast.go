@@ -21,4 +21,7 @@ func (fastOps) Conv2dReLU(x, w, b *G.Node, pad int) (*G.Node, error) {
 func (fastOps) Conv2dOverData(x, w, b *G.Node, pad int, relu bool) (*G.Node, error) {
 	return ops.Conv2dOverData(x, w, b, 1, pad, relu)
 }
+
+// Linear is the fully connected layer, with kept buffers.
+func (fastOps) Linear(x, w, b *G.Node) (*G.Node, error)        { return ops.Linear(x, w, b) }
 func (fastOps) MaxPool2d(x *G.Node, size int) (*G.Node, error) { return ops.MaxPool2d(x, size) }

@@ -105,11 +105,17 @@ func NewNet(arch Arch, weights []Tensor, batch int, layers Layers, train bool) (
 				return nil, fmt.Errorf("building max-pool: %w", err)
 			}
 		case "linear":
+			wn := param(byName[l.Name+".weight"].Data, l.Name+".weight", true, l.Out, l.In)
+			bn := param(byName[l.Name+".bias"].Data, l.Name+".bias", false, 1, l.Out)
+			if ll, ok := layers.(linearLayers); ok {
+				if x, err = ll.Linear(x, wn, bn); err != nil {
+					return nil, fmt.Errorf("building %s: %w", l.Name, err)
+				}
+				continue
+			}
 			if x, err = G.Reshape(x, tensor.Shape{batch, l.In}); err != nil {
 				return nil, fmt.Errorf("flattening for %s: %w", l.Name, err)
 			}
-			wn := param(byName[l.Name+".weight"].Data, l.Name+".weight", true, l.Out, l.In)
-			bn := param(byName[l.Name+".bias"].Data, l.Name+".bias", false, 1, l.Out)
 			wt, err := G.Transpose(wn)
 			if err != nil {
 				return nil, fmt.Errorf("building %s: %w", l.Name, err)
@@ -188,6 +194,12 @@ func (n *Net) Close() {
 	if n.vm != nil {
 		n.vm.Close()
 	}
+}
+
+// linearLayers is implemented by layer kinds with their own fully connected
+// layer over a (N, ...) input.
+type linearLayers interface {
+	Linear(x, w, b *G.Node) (*G.Node, error)
 }
 
 // overDataLayers is implemented by layer kinds that can skip the input

@@ -398,3 +398,58 @@ func TestConv2dOverDataSkipsInputGradient(t *testing.T) {
 		m.Close()
 	}
 }
+
+// Linear matches gorgonia's Reshape + Mul(x, Transpose(w)) + BroadcastAdd
+// in output and all three gradients, over several steps on one machine
+// (kept buffers), and gives each row the same result alone as in a batch.
+func TestLinearMatchesStock(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 14))
+	x, w, b := randTensor(r, 3, 4, 2, 2), randTensor(r, 5, 16), randTensor(r, 1, 5)
+	rr := randTensor(r, 3, 5)
+	stock := func(v []*gorgonia.Node) (*gorgonia.Node, error) {
+		flat, err := gorgonia.Reshape(v[0], tensor.Shape{3, 16})
+		if err != nil {
+			return nil, err
+		}
+		wt, err := gorgonia.Transpose(v[1])
+		if err != nil {
+			return nil, err
+		}
+		y, err := gorgonia.Mul(flat, wt)
+		if err != nil {
+			return nil, err
+		}
+		return gorgonia.BroadcastAdd(y, v[2], nil, []byte{0})
+	}
+	fast := func(v []*gorgonia.Node) (*gorgonia.Node, error) { return Linear(v[0], v[1], v[2]) }
+	wantY, wantG := newLossGraph(t, clones([]*tensor.Dense{x, w, b}), rr, true, stock).run(t, 1)
+	gotY, gotG := newLossGraph(t, clones([]*tensor.Dense{x, w, b}), rr, true, fast).run(t, 3)
+	assertClose(t, "y", gotY, wantY, 1e-5)
+	for i, name := range []string{"input", "weight", "bias"} {
+		assertClose(t, name+" gradient", gotG[i], wantG[i], 1e-5)
+	}
+	// Row 1 alone equals row 1 of the batch, bit for bit.
+	forward := func(in *tensor.Dense) []float32 {
+		g := gorgonia.NewGraph()
+		var vars []*gorgonia.Node
+		for i, v := range clones([]*tensor.Dense{in, w, b}) {
+			vars = append(vars, gorgonia.NewTensor(g, tensor.Float32, v.Dims(), gorgonia.WithShape(v.Shape()...),
+				gorgonia.WithValue(v), gorgonia.WithName(fmt.Sprintf("v%d", i))))
+		}
+		y := gorgonia.Must(Linear(vars[0], vars[1], vars[2]))
+		m := gorgonia.NewTapeMachine(g)
+		defer m.Close()
+		if err := m.RunAll(); err != nil {
+			t.Fatal(err)
+		}
+		return copyValue(t, y.Value())
+	}
+	one := tensor.New(tensor.WithShape(1, 4, 2, 2), tensor.WithBacking(append([]float32(nil), x.Float32s()[16:32]...)))
+	assertClose(t, "row alone", forward(one), forward(x)[5:10], 0)
+
+	if _, err := Linear(gorgonia.NewTensor(gorgonia.NewGraph(), tensor.Float32, 2, gorgonia.WithShape(3, 7), gorgonia.WithName("x")),
+		gorgonia.NewMatrix(gorgonia.NewGraph(), tensor.Float32, gorgonia.WithShape(5, 16), gorgonia.WithName("w")),
+		gorgonia.NewMatrix(gorgonia.NewGraph(), tensor.Float32, gorgonia.WithShape(1, 5), gorgonia.WithName("b"))); err == nil {
+		t.Fatal("7 values per row against weights for 16: want an error")
+	}
+}
