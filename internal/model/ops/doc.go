@@ -1,7 +1,8 @@
 // Package ops wraps the kernels of internal/kernels as gorgonia ops, so a
 // model keeps gorgonia's graph, symbolic differentiation and solvers but runs
 // its convolutions and poolings in NCHW with batch-parallel, allocation-free
-// kernels: Conv2d (bias included), Conv2dReLU, and MaxPool2d.
+// kernels: Conv2d (bias included), Conv2dReLU, Conv2dOverData (a first layer:
+// no input gradient), MaxPool2d and Linear.
 //
 // Each op owns its output and scratch buffers and reuses them every step:
 // a value read from one of these nodes is valid until the next run of the
