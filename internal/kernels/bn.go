@@ -129,3 +129,38 @@ func inputGradGo(x, dy, dx []float32, scale, shift, k, a, b float32) {
 		dx[i] = k*reluGrad(relu(v*scale+shift), dy[i]) - a*v - b
 	}
 }
+
+// BNReLUPool2x2 is ScaleShiftReLU followed by a 2x2 max-pool (stride 2) over
+// one plane of width w (even, as is the height): y gets each window's
+// largest max(x*scale+shift, 0) and arg the winning pixel's index in the
+// plane, the first of equal values as MaxPoolForward. ReLU is monotonic, so
+// the window's largest x*scale+shift is clamped instead of all four. With
+// AVX2 eight windows are compared at a time, without branches: the winner
+// is random, so branches mispredicted about half the time.
+func BNReLUPool2x2(x, y []float32, arg []int32, w int, scale, shift float32) {
+	ow := w / 2
+	for oy := range len(y) / ow {
+		i0, i1 := 2*oy*w, (2*oy+1)*w
+		r0, r1 := x[i0:i0+w], x[i1:i1+w]
+		yr, ar := y[oy*ow:(oy+1)*ow], arg[oy*ow:(oy+1)*ow]
+		n := simdLen(ow)
+		if n > 0 {
+			pool2x2SIMD(r0[:2*n], r1[:2*n], yr[:n], ar[:n], scale, shift, int32(i0), int32(i1))
+		}
+		for ox := n; ox < ow; ox++ {
+			j := 2 * ox
+			best, bi := r0[j]*scale+shift, i0+j
+			if t := r0[j+1]*scale + shift; t > best {
+				best, bi = t, i0+j+1
+			}
+			if t := r1[j]*scale + shift; t > best {
+				best, bi = t, i1+j
+			}
+			if t := r1[j+1]*scale + shift; t > best {
+				best, bi = t, i1+j+1
+			}
+			yr[ox] = relu(best)
+			ar[ox] = int32(bi)
+		}
+	}
+}

@@ -170,3 +170,96 @@ ig_loop:
 ig_done:
 	VZEROUPPER
 	RET
+
+// func pool2x2SIMD(r0, r1, y []float32, arg []int32, scale, shift float32, base0, base1 int32)
+// For each of len(y) outputs j (a multiple of 8): the largest of
+// t = v*scale+shift over r0[2j], r0[2j+1], r1[2j], r1[2j+1] (the first
+// of equal values wins), clamped at 0, into y[j]; its index (base0+2j,
+// base0+2j+1, base1+2j or base1+2j+1) into arg[j].
+TEXT ·pool2x2SIMD(SB), NOSPLIT, $0-112
+	MOVQ r0_base+0(FP), SI
+	MOVQ r1_base+24(FP), DI
+	MOVQ y_base+48(FP), DX
+	MOVQ y_len+56(FP), CX
+	MOVQ arg_base+72(FP), BX
+	SHRQ $3, CX
+	VBROADCASTSS scale+96(FP), Y14
+	VBROADCASTSS shift+100(FP), Y15
+	// Y8: base0 + 0, 2, ..., 14; Y9: 16; Y10: 1; Y11: base1-base0; Y12: that + 1.
+	MOVL base0+104(FP), AX
+	MOVL AX, X8
+	VPBROADCASTD X8, Y8
+	VPADDD evens<>(SB), Y8, Y8
+	MOVL $16, AX
+	MOVL AX, X9
+	VPBROADCASTD X9, Y9
+	MOVL $1, AX
+	MOVL AX, X10
+	VPBROADCASTD X10, Y10
+	MOVL base1+108(FP), AX
+	SUBL base0+104(FP), AX
+	MOVL AX, X11
+	VPBROADCASTD X11, Y11
+	VPADDD Y10, Y11, Y12
+pl_loop:
+	CMPQ CX, $0
+	JEQ pl_done
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMOVUPS (DI), Y2
+	VMOVUPS 32(DI), Y3
+	VMULPS Y14, Y0, Y0
+	VMULPS Y14, Y1, Y1
+	VMULPS Y14, Y2, Y2
+	VMULPS Y14, Y3, Y3
+	VADDPS Y15, Y0, Y0
+	VADDPS Y15, Y1, Y1
+	VADDPS Y15, Y2, Y2
+	VADDPS Y15, Y3, Y3
+	// Split even and odd columns, then restore their order across lanes.
+	VSHUFPS $0x88, Y1, Y0, Y4
+	VSHUFPS $0xDD, Y1, Y0, Y5
+	VSHUFPS $0x88, Y3, Y2, Y6
+	VSHUFPS $0xDD, Y3, Y2, Y7
+	VPERMPD $0xD8, Y4, Y4
+	VPERMPD $0xD8, Y5, Y5
+	VPERMPD $0xD8, Y6, Y6
+	VPERMPD $0xD8, Y7, Y7
+	// best, index = r0 even; then r0 odd, r1 even, r1 odd if strictly larger.
+	VMOVDQU Y8, Y13
+	VCMPPS $0x1e, Y4, Y5, Y0
+	VBLENDVPS Y0, Y5, Y4, Y4
+	VPADDD Y10, Y8, Y1
+	VBLENDVPS Y0, Y1, Y13, Y13
+	VCMPPS $0x1e, Y4, Y6, Y0
+	VBLENDVPS Y0, Y6, Y4, Y4
+	VPADDD Y11, Y8, Y1
+	VBLENDVPS Y0, Y1, Y13, Y13
+	VCMPPS $0x1e, Y4, Y7, Y0
+	VBLENDVPS Y0, Y7, Y4, Y4
+	VPADDD Y12, Y8, Y1
+	VBLENDVPS Y0, Y1, Y13, Y13
+	VXORPS Y2, Y2, Y2
+	VMAXPS Y2, Y4, Y4
+	VMOVUPS Y4, (DX)
+	VMOVDQU Y13, (BX)
+	VPADDD Y9, Y8, Y8
+	ADDQ $64, SI
+	ADDQ $64, DI
+	ADDQ $32, DX
+	ADDQ $32, BX
+	DECQ CX
+	JMP pl_loop
+pl_done:
+	VZEROUPPER
+	RET
+
+DATA evens<>+0(SB)/4, $0
+DATA evens<>+4(SB)/4, $2
+DATA evens<>+8(SB)/4, $4
+DATA evens<>+12(SB)/4, $6
+DATA evens<>+16(SB)/4, $8
+DATA evens<>+20(SB)/4, $10
+DATA evens<>+24(SB)/4, $12
+DATA evens<>+28(SB)/4, $14
+GLOBL evens<>(SB), RODATA|NOPTR, $32

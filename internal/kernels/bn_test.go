@@ -78,3 +78,37 @@ func BenchmarkBNLoops(b *testing.B) {
 		BNReLUInputGrad(x, dy, y, 1.1, 0.2, 0.9, 0.01, 0.02)
 	}
 }
+
+// BNReLUPool2x2 (assembly for eight windows at a time where there is AVX2)
+// against a plain reference: the first largest x*scale+shift of each
+// window, clamped at 0, at widths that use the assembly, the Go tail, or
+// both; values drawn from a few levels so windows have ties.
+func TestBNReLUPool2x2(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	for _, w := range []int{2, 4, 8, 16, 18, 32, 34} {
+		for _, scale := range []float32{1.3, -0.8} {
+			h := 6
+			x := make([]float32, h*w)
+			for i := range x {
+				x[i] = float32(r.IntN(7)-3) * 0.5
+			}
+			const shift = 0.25
+			y, arg := make([]float32, h*w/4), make([]int32, h*w/4)
+			BNReLUPool2x2(x, y, arg, w, scale, shift)
+			for oy := 0; oy < h/2; oy++ {
+				for ox := 0; ox < w/2; ox++ {
+					best, bi := float32(math.Inf(-1)), -1
+					for _, p := range []int{2*oy*w + 2*ox, 2*oy*w + 2*ox + 1, (2*oy+1)*w + 2*ox, (2*oy+1)*w + 2*ox + 1} {
+						if v := x[p]*scale + shift; v > best {
+							best, bi = v, p
+						}
+					}
+					o := oy*w/2 + ox
+					if want := float32(math.Max(float64(best), 0)); y[o] != want || int(arg[o]) != bi {
+						t.Fatalf("w=%d scale=%v window (%d,%d): got %v at %d, want %v at %d", w, scale, oy, ox, y[o], arg[o], want, bi)
+					}
+				}
+			}
+		}
+	}
+}

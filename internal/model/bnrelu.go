@@ -22,11 +22,27 @@ import (
 // copies of gamma and beta, input clones, a separate ReLU mask pass), and
 // sidesteps its running-statistics traps (GORGONIA.md).
 func bnReLU(x, gamma, beta *G.Node, runMean, runVar []float32) (*G.Node, error) {
+	return newBNReLU(x, gamma, beta, runMean, runVar, false)
+}
+
+// bnReLUPool is bnReLU followed by a 2x2 max-pool (stride 2), as one op:
+// the full-size ReLU output is never written or read back. The pool takes
+// the window's largest x*scale+shift and clamps that (ReLU is monotonic),
+// so values and gradients are those of the separate ops. H and W must be
+// even.
+func bnReLUPool(x, gamma, beta *G.Node, runMean, runVar []float32) (*G.Node, error) {
+	return newBNReLU(x, gamma, beta, runMean, runVar, true)
+}
+
+func newBNReLU(x, gamma, beta *G.Node, runMean, runVar []float32, pool bool) (*G.Node, error) {
 	s := x.Shape()
 	if s.Dims() != 4 || gamma.Shape().TotalSize() != s[1] || beta.Shape().TotalSize() != s[1] {
 		return nil, fmt.Errorf("batch norm: input %v with scale %v and shift %v: want (N,C,H,W) and C values each", s, gamma.Shape(), beta.Shape())
 	}
-	st := &bnState{n: s[0], c: s[1], hw: s[2] * s[3], runMean: runMean, runVar: runVar,
+	if pool && (s[2]%2 != 0 || s[3]%2 != 0) {
+		return nil, fmt.Errorf("batch norm + 2x2 pool: input %v: height and width must be even", s)
+	}
+	st := &bnState{n: s[0], c: s[1], h: s[2], w: s[3], hw: s[2] * s[3], pool: pool, runMean: runMean, runVar: runVar,
 		mean: make([]float32, s[1]), invStd: make([]float32, s[1]),
 		scale: make([]float32, s[1]), shift: make([]float32, s[1]),
 		dGamma: make([]float32, s[1]), dBeta: make([]float32, s[1])}
@@ -37,7 +53,9 @@ func bnReLU(x, gamma, beta *G.Node, runMean, runVar []float32) (*G.Node, error) 
 // statistics saved by the forward pass and the parameter gradients the
 // backward pass leaves for the two small ops that hand them out.
 type bnState struct {
-	n, c, hw        int
+	n, c, h, w, hw  int
+	pool            bool    // a 2x2 max-pool follows inside the op
+	argmax          []int32 // with pool: each output's pixel in its plane
 	runMean, runVar []float32
 	mean, invStd    []float32
 	scale, shift    []float32 // y = relu(x*scale + shift), kept for the backward pass
@@ -58,6 +76,23 @@ func reuse(buf []float32, n int) []float32 {
 
 func (s *bnState) shape() tensor.Shape { return tensor.Shape{s.n, s.c, s.hw} }
 
+// outPlane is the size of one output plane: hw, or hw/4 after the pool.
+func (s *bnState) outPlane() int {
+	if s.pool {
+		return s.hw / 4
+	}
+	return s.hw
+}
+
+// outShape is the forward output's shape for input shape in.
+func (s *bnState) outShape(in tensor.Shape) tensor.Shape {
+	out := in.Clone()
+	if s.pool {
+		out[2], out[3] = out[2]/2, out[3]/2
+	}
+	return out
+}
+
 // forChannels runs f for every channel, spread over the available cores.
 func forChannels(c int, f func(ch int)) {
 	kernels.ParallelFor(c, func(_, lo, hi int) {
@@ -76,7 +111,7 @@ func (op *bnReLUOp) Type() hm.Type {
 	return hm.NewFnType(anyTensor(4), anyTensor(4), anyTensor(4), anyTensor(4))
 }
 func (op *bnReLUOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
-	return ds[0].(tensor.Shape).Clone(), nil
+	return op.s.outShape(ds[0].(tensor.Shape)), nil
 }
 func (op *bnReLUOp) ReturnsPtr() bool      { return false }
 func (op *bnReLUOp) CallsExtern() bool     { return false }
@@ -84,14 +119,18 @@ func (op *bnReLUOp) OverwritesInput() int  { return -1 }
 func (op *bnReLUOp) WriteHash(h hash.Hash) { fmt.Fprintf(h, "%s@%p", op, op.s) }
 func (op *bnReLUOp) Hashcode() uint32      { return hashOp(op) }
 func (op *bnReLUOp) String() string {
-	return fmt.Sprintf("BatchNormReLU(%d,%d,%d)", op.s.n, op.s.c, op.s.hw)
+	return fmt.Sprintf("BatchNormReLU(%d,%d,%d,pool=%v)", op.s.n, op.s.c, op.s.hw, op.s.pool)
 }
 
 func (op *bnReLUOp) Do(vals ...G.Value) (G.Value, error) {
 	s := op.s
 	x, gamma, beta := vals[0].Data().([]float32), vals[1].Data().([]float32), vals[2].Data().([]float32)
-	s.y = reuse(s.y, len(x))
+	op2 := s.outPlane()
+	s.y = reuse(s.y, s.n*s.c*op2)
 	y := s.y
+	if s.pool && len(s.argmax) != len(y) {
+		s.argmax = make([]int32, len(y))
+	}
 	m := float64(s.n * s.hw)
 	forChannels(s.c, func(c int) {
 		// One pass: sums shifted by the channel's first value (near the mean,
@@ -121,10 +160,15 @@ func (op *bnReLUOp) Do(vals ...G.Value) (G.Value, error) {
 		s.scale[c], s.shift[c] = scale, shift
 		for i := 0; i < s.n; i++ {
 			off := (i*s.c + c) * s.hw
+			if s.pool {
+				o := (i*s.c + c) * op2
+				kernels.BNReLUPool2x2(x[off:off+s.hw], y[o:o+op2], s.argmax[o:o+op2], s.w, scale, shift)
+				continue
+			}
 			kernels.ScaleShiftReLU(x[off:off+s.hw], y[off:off+s.hw], scale, shift)
 		}
 	})
-	return tensor.New(tensor.WithShape(vals[0].Shape().Clone()...), tensor.WithBacking(y)), nil
+	return tensor.New(tensor.WithShape(s.outShape(vals[0].Shape())...), tensor.WithBacking(y)), nil
 }
 
 func (op *bnReLUOp) DiffWRT(int) []bool { return []bool{true, true, true} }
@@ -175,12 +219,19 @@ func (op *bnReLUGradOp) Do(vals ...G.Value) (G.Value, error) {
 	s.dx = reuse(s.dx, len(x))
 	dx := s.dx
 	m := float32(s.n * s.hw)
+	op2 := s.outPlane()
 	forChannels(s.c, func(c int) {
 		mean, inv, scale, shift := s.mean[c], s.invStd[c], s.scale[c], s.shift[c]
 		var db, dg float64
 		for i := 0; i < s.n; i++ {
 			off := (i*s.c + c) * s.hw
-			pb, pg := kernels.BNReLUGradSums(x[off:off+s.hw], dy[off:off+s.hw], scale, shift, mean)
+			var pb, pg float32
+			if s.pool {
+				o := (i*s.c + c) * op2
+				pb, pg = pooledGradSums(x[off:off+s.hw], s.y[o:o+op2], s.argmax[o:o+op2], dy[o:o+op2], mean)
+			} else {
+				pb, pg = kernels.BNReLUGradSums(x[off:off+s.hw], dy[off:off+s.hw], scale, shift, mean)
+			}
 			db += float64(pb)
 			dg += float64(pg) * float64(inv)
 		}
@@ -191,6 +242,11 @@ func (op *bnReLUGradOp) Do(vals ...G.Value) (G.Value, error) {
 		b := k*float32(db)/m - a*mean
 		for i := 0; i < s.n; i++ {
 			off := (i*s.c + c) * s.hw
+			if s.pool {
+				o := (i*s.c + c) * op2
+				pooledInputGrad(x[off:off+s.hw], dx[off:off+s.hw], s.y[o:o+op2], s.argmax[o:o+op2], dy[o:o+op2], k, a, b)
+				continue
+			}
 			kernels.BNReLUInputGrad(x[off:off+s.hw], dy[off:off+s.hw], dx[off:off+s.hw], scale, shift, k, a, b)
 		}
 	})
@@ -233,4 +289,30 @@ func hashOp(op fmt.Stringer) uint32 {
 	h := fnv.New32a()
 	fmt.Fprintf(h, "%s@%p", op, op)
 	return h.Sum32()
+}
+
+// pooledGradSums is BNReLUGradSums after a pool: the ReLU output's gradient
+// dz is dy at each window's winner where the pooled output is positive, and
+// 0 everywhere else.
+func pooledGradSums(x, y []float32, arg []int32, dy []float32, mean float32) (sb, sg float32) {
+	for o, v := range y {
+		if v > 0 {
+			sb += dy[o]
+			sg += dy[o] * (x[arg[o]] - mean)
+		}
+	}
+	return sb, sg
+}
+
+// pooledInputGrad writes dx = k·dz - a·x - b with dz as in pooledGradSums.
+func pooledInputGrad(x, dx, y []float32, arg []int32, dy []float32, k, a, b float32) {
+	dx = dx[:len(x)]
+	for i, v := range x {
+		dx[i] = -a*v - b
+	}
+	for o, v := range y {
+		if v > 0 {
+			dx[arg[o]] += k * dy[o]
+		}
+	}
 }

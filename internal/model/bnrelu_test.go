@@ -7,6 +7,8 @@ import (
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/model-release/model-release/internal/model/ops"
 )
 
 // The fused op must match gorgonia's BatchNorm + scale/shift + Rectify
@@ -125,4 +127,92 @@ func TestBNReLUStatsWithLargeOffset(t *testing.T) {
 			t.Errorf("channel %d 1/std %v, want %v (relative error %.2g)", ch, st.invStd[ch], wantInv, d)
 		}
 	}
+}
+
+// Batch norm + ReLU with the 2x2 max-pool inside gives the output,
+// gradients and running statistics of bnReLU followed by MaxPool2d, over
+// several steps (kept buffers), including windows whose values are all
+// clamped to zero.
+func TestBNReLUPoolMatchesSeparateOps(t *testing.T) {
+	const n, c, h, w = 3, 4, 6, 4
+	r := rand.New(rand.NewPCG(21, 22))
+	randn := func(k int, scale, shift float64) []float32 {
+		out := make([]float32, k)
+		for i := range out {
+			out[i] = float32(r.NormFloat64()*scale + shift)
+		}
+		return out
+	}
+	x0 := randn(n*c*h*w, 2, 0.5)
+	gamma0, beta0 := randn(c, 0.3, 1), randn(c, 0.3, -0.4)
+	gamma0[1] = -0.7 // a negative scale flips which pixel wins
+	weights := randn(n*c*h*w/4, 1, 0)
+
+	type result struct{ y, dx, dg, db, rm, rv []float32 }
+	run := func(fused bool) result {
+		g := G.NewGraph()
+		cp := func(v []float32) []float32 { return append([]float32(nil), v...) }
+		x := G.NewTensor(g, G.Float32, 4, G.WithShape(n, c, h, w), G.WithName("x"), G.WithValue(tensor.New(tensor.WithShape(n, c, h, w), tensor.WithBacking(cp(x0)))))
+		gm := G.NewTensor(g, G.Float32, 4, G.WithShape(1, c, 1, 1), G.WithName("g"), G.WithValue(tensor.New(tensor.WithShape(1, c, 1, 1), tensor.WithBacking(cp(gamma0)))))
+		bt := G.NewTensor(g, G.Float32, 4, G.WithShape(1, c, 1, 1), G.WithName("b"), G.WithValue(tensor.New(tensor.WithShape(1, c, 1, 1), tensor.WithBacking(cp(beta0)))))
+		wt := G.NewTensor(g, G.Float32, 4, G.WithShape(n, c, h/2, w/2), G.WithName("w"), G.WithValue(tensor.New(tensor.WithShape(n, c, h/2, w/2), tensor.WithBacking(cp(weights)))))
+		rm, rv := make([]float32, c), []float32{1, 1, 1, 1}
+		var y *G.Node
+		var err error
+		if fused {
+			y, err = bnReLUPool(x, gm, bt, rm, rv)
+		} else if y, err = bnReLU(x, gm, bt, rm, rv); err == nil {
+			y, err = ops.MaxPool2d(y, 2)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := y.Shape(); !got.Eq(tensor.Shape{n, c, h / 2, w / 2}) {
+			t.Fatalf("output shape %v", got)
+		}
+		loss := G.Must(G.Sum(G.Must(G.HadamardProd(y, wt))))
+		grads, err := G.Grad(loss, x, gm, bt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		vm := G.NewTapeMachine(g)
+		defer vm.Close()
+		var res result
+		for range 3 {
+			if err := vm.RunAll(); err != nil {
+				t.Fatal(err)
+			}
+			get := func(nd *G.Node) []float32 { return cp(nd.Value().Data().([]float32)) }
+			res = result{get(y), get(grads[0]), get(grads[1]), get(grads[2]), cp(rm), cp(rv)}
+			vm.Reset()
+		}
+		return res
+	}
+	want, got := run(false), run(true)
+	cmp := func(name string, a, b []float32) {
+		t.Helper()
+		if len(a) != len(b) {
+			t.Fatalf("%s: %d values, want %d", name, len(a), len(b))
+		}
+		for i := range a {
+			if d := math.Abs(float64(a[i] - b[i])); d > 1e-5*(1+math.Abs(float64(b[i]))) {
+				t.Fatalf("%s[%d] = %v, separate ops give %v", name, i, a[i], b[i])
+			}
+		}
+	}
+	zeros := 0
+	for _, v := range want.y {
+		if v == 0 {
+			zeros++
+		}
+	}
+	if zeros == 0 {
+		t.Fatal("test data has no all-clamped window")
+	}
+	cmp("y", got.y, want.y)
+	cmp("dx", got.dx, want.dx)
+	cmp("dgamma", got.dg, want.dg)
+	cmp("dbeta", got.db, want.db)
+	cmp("running mean", got.rm, want.rm)
+	cmp("running var", got.rv, want.rv)
 }

@@ -76,7 +76,8 @@ func NewNet(arch Arch, weights []Tensor, batch int, layers Layers, train bool) (
 
 	x := n.Input
 	var err error
-	for _, l := range arch.Layers {
+	for li := 0; li < len(arch.Layers); li++ {
+		l := arch.Layers[li]
 		switch l.Kind {
 		case "conv":
 			w := byName[l.Name+".weight"].Data
@@ -97,7 +98,16 @@ func NewNet(arch Arch, weights []Tensor, batch int, layers Layers, train bool) (
 			}
 			gamma := param(byName[l.BN+".weight"].Data, l.BN+".weight", false, l.Out)
 			beta := param(byName[l.BN+".bias"].Data, l.BN+".bias", false, l.Out)
-			if x, err = bnReLU(x, gamma, beta, byName[l.BN+".running_mean"].Data, byName[l.BN+".running_var"].Data); err != nil {
+			runMean, runVar := byName[l.BN+".running_mean"].Data, byName[l.BN+".running_var"].Data
+			if fusesPool(layers, x, arch.Layers, li) {
+				// The 2x2 max-pool that follows runs inside the batch norm.
+				if x, err = bnReLUPool(x, gamma, beta, runMean, runVar); err != nil {
+					return nil, fmt.Errorf("building %s with the next max-pool: %w", l.BN, err)
+				}
+				li++
+				continue
+			}
+			if x, err = bnReLU(x, gamma, beta, runMean, runVar); err != nil {
 				return nil, fmt.Errorf("building %s: %w", l.BN, err)
 			}
 		case "pool":
@@ -194,6 +204,20 @@ func (n *Net) Close() {
 	if n.vm != nil {
 		n.vm.Close()
 	}
+}
+
+// bnPoolFusers are layer kinds that let batch norm + ReLU take in a 2x2
+// max-pool right after it (the fast ops; the stock path keeps gorgonia's
+// pool so it measures gorgonia).
+type bnPoolFuser interface{ fusesBNPool() }
+
+// fusesPool says whether the batch norm after layer li, with output x, runs
+// the next layer's max-pool too.
+func fusesPool(layers Layers, x *G.Node, arch []Layer, li int) bool {
+	_, ok := layers.(bnPoolFuser)
+	s := x.Shape()
+	return ok && li+1 < len(arch) && arch[li+1].Kind == "pool" && arch[li+1].Size == 2 &&
+		s.Dims() == 4 && s[2]%2 == 0 && s[3]%2 == 0
 }
 
 // linearLayers is implemented by layer kinds with their own fully connected
