@@ -164,3 +164,38 @@ func BNReLUPool2x2(x, y []float32, arg []int32, w int, scale, shift float32) {
 		}
 	}
 }
+
+// Affine writes y = x*a + b (multiply, then add, as the Go loop rounds).
+func Affine(x, y []float32, a, b float32) {
+	y = y[:len(x)]
+	n := simdLen(len(x))
+	if n > 0 {
+		affineSIMD(x[:n], y[:n], a, b)
+	}
+	for i := n; i < len(x); i++ {
+		y[i] = x[i]*a + b
+	}
+}
+
+// PooledBNReLUGrad is the batch-norm+ReLU gradient of one plane after a
+// 2x2 max-pool (see BNReLUPool2x2): y and arg are the pooled outputs and
+// winners, dy the pooled gradient. dz, the gradient of the ReLU output, is
+// dy at each winner whose output is positive and 0 elsewhere. With dx nil
+// it returns Σdz and Σdz·(x-mean); otherwise it writes dx = k·dz - a·x - b
+// (returning zeros). Masks, not branches: positive outputs are random.
+func PooledBNReLUGrad(x, y []float32, arg []int32, dy, dx []float32, mean, k, a, b float32) (sb, sg float32) {
+	dy, arg = dy[:len(y)], arg[:len(y)]
+	if dx == nil {
+		for o, v := range y {
+			dz := reluGrad(v, dy[o])
+			sb += dz
+			sg += dz * (x[arg[o]] - mean)
+		}
+		return sb, sg
+	}
+	Affine(x, dx, -a, -b)
+	for o, v := range y {
+		dx[arg[o]] += k * reluGrad(v, dy[o])
+	}
+	return 0, 0
+}

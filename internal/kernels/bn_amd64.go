@@ -23,3 +23,6 @@ func inputGradSIMD(x, dy, dx []float32, scale, shift, k, a, b float32)
 
 //go:noescape
 func pool2x2SIMD(r0, r1, y []float32, arg []int32, scale, shift float32, base0, base1 int32)
+
+//go:noescape
+func affineSIMD(x, y []float32, a, b float32)

@@ -263,3 +263,27 @@ DATA evens<>+20(SB)/4, $10
 DATA evens<>+24(SB)/4, $12
 DATA evens<>+28(SB)/4, $14
 GLOBL evens<>(SB), RODATA|NOPTR, $32
+
+// func affineSIMD(x, y []float32, a, b float32)
+// y = x*a + b (multiply, then add).
+TEXT ·affineSIMD(SB), NOSPLIT, $0-56
+	MOVQ x_base+0(FP), SI
+	MOVQ x_len+8(FP), CX
+	MOVQ y_base+24(FP), DI
+	SHRQ $3, CX
+	VBROADCASTSS a+48(FP), Y0
+	VBROADCASTSS b+52(FP), Y1
+af_loop:
+	CMPQ CX, $0
+	JEQ af_done
+	VMOVUPS (SI), Y2
+	VMULPS Y0, Y2, Y2
+	VADDPS Y1, Y2, Y2
+	VMOVUPS Y2, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	DECQ CX
+	JMP af_loop
+af_done:
+	VZEROUPPER
+	RET

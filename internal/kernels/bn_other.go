@@ -13,3 +13,5 @@ func gradSumsSIMD(_, _ []float32, _, _, _ float32) (float32, float32) {
 func inputGradSIMD(_, _, _ []float32, _, _, _, _, _ float32) { panic("kernels: no SIMD") }
 
 func pool2x2SIMD(_, _, _ []float32, _ []int32, _, _ float32, _, _ int32) { panic("kernels: no SIMD") }
+
+func affineSIMD(_, _ []float32, _, _ float32) { panic("kernels: no SIMD") }

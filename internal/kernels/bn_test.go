@@ -50,7 +50,12 @@ func TestBNLoopsMatchGo(t *testing.T) {
 		dx, wdx := make([]float32, n), make([]float32, n)
 		BNReLUInputGrad(x, dy, dx, scale, shift, k, a, b)
 		inputGradGo(x, dy, wdx, scale, shift, k, a, b)
+		af := make([]float32, n)
+		Affine(x, af, -a, -b)
 		for i := range x {
+			if want := x[i]*(-a) + (-b); af[i] != want {
+				t.Fatalf("n=%d affine[%d] = %v, want %v", n, i, af[i], want)
+			}
 			if math.Float32bits(y[i]) != math.Float32bits(wy[i]) {
 				t.Fatalf("n=%d y[%d] = %v, Go loop gives %v", n, i, y[i], wy[i])
 			}

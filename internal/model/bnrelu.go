@@ -228,7 +228,7 @@ func (op *bnReLUGradOp) Do(vals ...G.Value) (G.Value, error) {
 			var pb, pg float32
 			if s.pool {
 				o := (i*s.c + c) * op2
-				pb, pg = pooledGradSums(x[off:off+s.hw], s.y[o:o+op2], s.argmax[o:o+op2], dy[o:o+op2], mean)
+				pb, pg = kernels.PooledBNReLUGrad(x[off:off+s.hw], s.y[o:o+op2], s.argmax[o:o+op2], dy[o:o+op2], nil, mean, 0, 0, 0)
 			} else {
 				pb, pg = kernels.BNReLUGradSums(x[off:off+s.hw], dy[off:off+s.hw], scale, shift, mean)
 			}
@@ -244,7 +244,7 @@ func (op *bnReLUGradOp) Do(vals ...G.Value) (G.Value, error) {
 			off := (i*s.c + c) * s.hw
 			if s.pool {
 				o := (i*s.c + c) * op2
-				pooledInputGrad(x[off:off+s.hw], dx[off:off+s.hw], s.y[o:o+op2], s.argmax[o:o+op2], dy[o:o+op2], k, a, b)
+				kernels.PooledBNReLUGrad(x[off:off+s.hw], s.y[o:o+op2], s.argmax[o:o+op2], dy[o:o+op2], dx[off:off+s.hw], mean, k, a, b)
 				continue
 			}
 			kernels.BNReLUInputGrad(x[off:off+s.hw], dy[off:off+s.hw], dx[off:off+s.hw], scale, shift, k, a, b)
@@ -289,30 +289,4 @@ func hashOp(op fmt.Stringer) uint32 {
 	h := fnv.New32a()
 	fmt.Fprintf(h, "%s@%p", op, op)
 	return h.Sum32()
-}
-
-// pooledGradSums is BNReLUGradSums after a pool: the ReLU output's gradient
-// dz is dy at each window's winner where the pooled output is positive, and
-// 0 everywhere else.
-func pooledGradSums(x, y []float32, arg []int32, dy []float32, mean float32) (sb, sg float32) {
-	for o, v := range y {
-		if v > 0 {
-			sb += dy[o]
-			sg += dy[o] * (x[arg[o]] - mean)
-		}
-	}
-	return sb, sg
-}
-
-// pooledInputGrad writes dx = k·dz - a·x - b with dz as in pooledGradSums.
-func pooledInputGrad(x, dx, y []float32, arg []int32, dy []float32, k, a, b float32) {
-	dx = dx[:len(x)]
-	for i, v := range x {
-		dx[i] = -a*v - b
-	}
-	for o, v := range y {
-		if v > 0 {
-			dx[arg[o]] += k * dy[o]
-		}
-	}
 }

@@ -24,5 +24,5 @@ func (fastOps) Conv2dOverData(x, w, b *G.Node, pad int, relu bool) (*G.Node, err
 
 // Linear is the fully connected layer, with kept buffers.
 func (fastOps) Linear(x, w, b *G.Node) (*G.Node, error)        { return ops.Linear(x, w, b) }
-func (fastOps) fusesBNPool() {}
+func (fastOps) fusesBNPool()                                   {}
 func (fastOps) MaxPool2d(x *G.Node, size int) (*G.Node, error) { return ops.MaxPool2d(x, size) }
