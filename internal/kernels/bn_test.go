@@ -89,6 +89,18 @@ func BenchmarkBNLoops(b *testing.B) {
 // window, clamped at 0, at widths that use the assembly, the Go tail, or
 // both; values drawn from a few levels so windows have ties.
 func TestBNReLUPool2x2(t *testing.T) {
+	t.Run("as built", testBNReLUPool2x2)
+	if haveAVX2 {
+		// The Go path every other machine runs.
+		t.Run("without AVX2", func(t *testing.T) {
+			haveAVX2 = false
+			defer func() { haveAVX2 = true }()
+			testBNReLUPool2x2(t)
+		})
+	}
+}
+
+func testBNReLUPool2x2(t *testing.T) {
 	r := rand.New(rand.NewPCG(9, 10))
 	for _, w := range []int{2, 4, 8, 16, 18, 32, 34} {
 		for _, scale := range []float32{1.3, -0.8} {
