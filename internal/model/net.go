@@ -206,7 +206,7 @@ func (n *Net) Close() {
 	}
 }
 
-// bnPoolFusers are layer kinds that let batch norm + ReLU take in a 2x2
+// bnPoolFuser is implemented by layer kinds that let batch norm + ReLU take in a 2x2
 // max-pool right after it (the fast ops; the stock path keeps gorgonia's
 // pool so it measures gorgonia).
 type bnPoolFuser interface{ fusesBNPool() }
