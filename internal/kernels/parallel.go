@@ -15,13 +15,10 @@ import (
 // run to run, so per-item results must not depend on it (use parallelChunks
 // for per-worker sums).
 func parallelFor(n int, fn func(worker, lo, hi int)) {
-	t := min(Threads(), n)
-	if t <= 1 {
-		if n > 0 {
-			fn(0, 0, n)
-		}
+	if n <= 0 {
 		return
 	}
+	t := min(Threads(), n)
 	grain := max(1, n/(64*t))
 	var next atomic.Int64
 	run(t, func(w int) {
@@ -43,21 +40,22 @@ func ParallelFor(n int, fn func(worker, lo, hi int)) { parallelFor(n, fn) }
 // chunks, one per worker (chunk 0 on the caller's goroutine), so per-worker
 // partial sums are the same from run to run.
 func parallelChunks(n int, fn func(worker, lo, hi int)) {
-	t := min(Threads(), n)
-	if t <= 1 {
-		if n > 0 {
-			fn(0, 0, n)
-		}
+	if n <= 0 {
 		return
 	}
+	t := min(Threads(), n)
 	run(t, func(w int) { fn(w, w*n/t, (w+1)*n/t) })
 }
 
 // run calls body(w) for w in [0, t) concurrently, body(0) on the caller's
-// goroutine, and returns when all are done. It uses the shared pool of
-// waiting workers when it is free; a nested or concurrent call (serving
-// several requests at once) starts goroutines instead.
+// goroutine (alone when t is 1), and returns when all are done. It uses the
+// shared pool of waiting workers when it is free; a nested or concurrent
+// call (serving several requests at once) starts goroutines instead.
 func run(t int, body func(w int)) {
+	if t <= 1 {
+		body(0)
+		return
+	}
 	if workPool.mu.TryLock() {
 		workPool.run(t, body)
 		workPool.mu.Unlock()

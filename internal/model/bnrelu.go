@@ -74,8 +74,6 @@ func reuse(buf []float32, n int) []float32 {
 	return make([]float32, n)
 }
 
-func (s *bnState) shape() tensor.Shape { return tensor.Shape{s.n, s.c, s.hw} }
-
 // outPlane is the size of one output plane: hw, or hw/4 after the pool.
 func (s *bnState) outPlane() int {
 	if s.pool {
